@@ -1,0 +1,22 @@
+# The GSP-MC DAG. Thin: params, the rule files, the final target.
+# dvc.yaml describes the same stages (tests/test_dag.py keeps the two in step).
+from snakemake.utils import validate
+
+from pipeline.config import check_snakemake_config
+
+configfile: "params.yaml"
+validate(config, "workflow/schemas/params.schema.json")
+check_snakemake_config(config)    # stages read params.yaml: refuse --config overrides
+
+DS = config["dataset"]
+RES = f"results/{DS}"
+STREAMS = ["joint", "bone", "joint_motion", "bone_motion"]
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        f"{RES}/metrics.json",

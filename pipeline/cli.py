@@ -1,0 +1,97 @@
+"""`python -m pipeline <stage> ...`: one sub-command per stage, each thin."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import ParamsError, load_params
+
+log = logging.getLogger("pipeline")
+
+
+def _manifest(args, params):
+    from .data.stages import run_manifest
+    run_manifest(params, args.out_dir)
+
+
+def _pose(args, params):
+    from .pose.stages import run_pose
+    run_pose(params, args.manifest, args.corpus, args.out)
+
+
+def _keypoints(args, params):
+    from .data.stages import run_keypoints
+    run_keypoints(params, args.pose, args.out)
+
+
+def _train(args, params):
+    from .train.stages import run_train
+    run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.out)
+
+
+def _ensemble(args, params):
+    from .evaluate.stages import run_ensemble
+    run_ensemble(params, args.train_dir, args.out)
+
+
+def _benchmark(args, params):
+    from .benchmark import run_benchmark
+    run_benchmark(args, params)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline",
+                                     description="GSP-MC sign language recognition pipeline stages.")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    p = sub.add_parser("manifest", help="dataset -> manifest.parquet, classes.csv (demo: + corpus, knowledge base)")
+    p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>")
+    p.set_defaults(func=_manifest)
+
+    p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--corpus", type=Path, required=True, help="corpus.json of the synthetic dataset")
+    p.add_argument("--out", type=Path, required=True, help="pose shard directory")
+    p.set_defaults(func=_pose)
+
+    p = sub.add_parser("keypoints", help="pose shards -> normalised keypoint shards of the preset")
+    p.add_argument("--pose", type=Path, required=True, help="pose shard directory")
+    p.add_argument("--out", type=Path, required=True, help="keypoint shard directory")
+    p.set_defaults(func=_keypoints)
+
+    p = sub.add_parser("train", help="train one stream; checkpoints every epoch and resumes")
+    p.add_argument("--stream", required=True, choices=["joint", "bone", "joint_motion", "bone_motion"])
+    p.add_argument("--keypoints", type=Path, required=True)
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="results/<dataset>/train/<stream>")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("ensemble", help="weighted sum of the streams' scores -> metrics.json")
+    p.add_argument("--train-dir", type=Path, required=True, help="results/<dataset>/train")
+    p.add_argument("--out", type=Path, required=True, help="metrics.json")
+    p.set_defaults(func=_ensemble)
+
+    p = sub.add_parser("benchmark", help="training throughput and peak memory; the demo DAG's time")
+    p.add_argument("what", choices=["train", "dag"])
+    p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
+    p.add_argument("--config", choices=["demo", "paper", "both"], default="both")
+    p.set_defaults(func=_benchmark)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        params = load_params(args.params)
+        args.func(args, params)
+    except (ParamsError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) else exc)
+        return 2
+    return 0

@@ -1,0 +1,68 @@
+"""Loading and validating params.yaml against workflow/schemas/params.schema.json."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, malformed, or breaks the schema; the message names the key."""
+
+
+def schema() -> dict:
+    """The params schema. It ships inside the package (workflow/schemas holds the same
+    file for snakemake's `validate`; a test keeps the two identical)."""
+    return json.loads(resources.files("pipeline").joinpath("params.schema.json").read_text())
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        # name the offending key itself, not just its parent
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        path = ".".join(filter(None, [path, extra[0] if extra else ""]))
+    elif error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        path = ".".join(filter(None, [path, missing[0] if missing else ""]))
+    return path or "<top level>"
+
+
+def validate_params(params: dict, source: str = "params") -> dict:
+    if not isinstance(params, dict):
+        raise ParamsError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_key_path(e)}: {e.message}" for e in errors]
+        raise ParamsError(f"{source}: invalid params\n" + "\n".join(lines))
+    if params["dataset"] == "demo" and "synthetic" not in params:
+        raise ParamsError(f"{source}: synthetic: required when dataset is 'demo'")
+    synth = params.get("synthetic")
+    if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
+        raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "
+                          f"below synthetic.signers ({synth['signers']})")
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: params file not found (run from the project root or pass --params)")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    return validate_params(params, str(path))
+
+
+def check_snakemake_config(config: dict, path: str | Path = "params.yaml") -> None:
+    """The stages read params.yaml themselves, so snakemake's config must be exactly
+    that file: a `--config key=value` override would change the plan but not the runs."""
+    on_disk = load_params(path)
+    if dict(config) != on_disk:
+        raise ParamsError(f"snakemake's config differs from {path}: --config/--configfile overrides "
+                          f"are not passed to the stages; edit {path} (or use `dvc exp run -S`)")

@@ -1,0 +1,1 @@
+"""Dataset adapters, the synthetic sign corpus, the keypoint layout and shard I/O."""

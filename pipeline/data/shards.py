@@ -1,0 +1,82 @@
+"""Pose and keypoint shards: parquet, one row per frame (sample_id, frame, keypoints as
+a fixed-size list of float32 V*C values), sorted by sample then frame. File metadata
+(key ``gspmc``) records the layout, the channels and the producer."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..io import atomic_path
+
+META_KEY = b"gspmc"
+
+
+def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict) -> None:
+    """``samples``: sample_id -> (T, V, C) float32. All samples share V and C."""
+    ids = sorted(samples)
+    if not ids:
+        raise ValueError(f"{path}: refusing to write an empty shard")
+    V, C = samples[ids[0]].shape[1:]
+    for sid in ids:
+        if samples[sid].shape[1:] != (V, C) or samples[sid].shape[0] == 0:
+            raise ValueError(f"{path}: sample {sid} has shape {samples[sid].shape}, expected (T>0, {V}, {C})")
+    frames = np.concatenate([samples[s].reshape(len(samples[s]), V * C) for s in ids]).astype(np.float32)
+    sample_col = np.concatenate([[s] * len(samples[s]) for s in ids])
+    frame_col = np.concatenate([np.arange(len(samples[s]), dtype=np.int32) for s in ids])
+    values = pa.array(frames.reshape(-1), type=pa.float32())
+    table = pa.table({
+        "sample_id": pa.array(sample_col, type=pa.string()),
+        "frame": pa.array(frame_col, type=pa.int32()),
+        "keypoints": pa.FixedSizeListArray.from_arrays(values, V * C),
+    })
+    full_meta = dict(meta, num_points=int(V), channels=int(C))
+    table = table.replace_schema_metadata({META_KEY: json.dumps(full_meta, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_shard_meta(path: str | Path) -> dict:
+    md = pq.read_schema(path).metadata or {}
+    if META_KEY not in md:
+        raise ValueError(f"{path}: not a pipeline shard (no '{META_KEY.decode()}' metadata)")
+    return json.loads(md[META_KEY])
+
+
+def read_shard(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    meta = read_shard_meta(path)
+    table = pq.read_table(path)
+    V, C = meta["num_points"], meta["channels"]
+    flat = table.column("keypoints").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    frames = flat.reshape(-1, V, C).astype(np.float32, copy=False)
+    ids = table.column("sample_id").to_numpy(zero_copy_only=False)
+    out: dict[str, np.ndarray] = {}
+    # rows are sorted by sample, so each sample is one contiguous run
+    change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    for start, stop in zip(np.r_[0, change], np.r_[change, len(ids)]):
+        out[str(ids[start])] = frames[start:stop]
+    return out, meta
+
+
+def shard_paths(directory: str | Path) -> list[Path]:
+    paths = sorted(Path(directory).glob("shard-*.parquet"))
+    if not paths:
+        raise FileNotFoundError(f"{directory}: no shard-*.parquet files")
+    return paths
+
+
+def read_shards(directory: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Every sample of every shard in a directory, and the shared metadata."""
+    samples: dict[str, np.ndarray] = {}
+    meta: dict | None = None
+    for path in shard_paths(directory):
+        part, m = read_shard(path)
+        if meta is None:
+            meta = m
+        elif (m["num_points"], m["channels"], m.get("layout")) != (meta["num_points"], meta["channels"], meta.get("layout")):
+            raise ValueError(f"{path}: layout {m.get('layout')} differs from the other shards'")
+        samples.update(part)
+    return samples, meta

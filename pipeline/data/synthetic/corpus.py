@@ -1,0 +1,89 @@
+"""The demo corpus: class specs, signers, the signer-independent split, the manifest."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .body import Signer, sample_signer
+from .glosses import GLOSSES
+from .phonology import SignSpec, make_class_set
+from .render import _timeline, render_clip
+
+
+@dataclass(frozen=True)
+class Corpus:
+    signs: list[SignSpec]
+    signers: list[Signer]
+    splits: dict[int, str]      # signer id -> train | val | test
+    repetitions: int
+    fps: float
+    image_size: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        return {
+            "signs": [s.to_dict() for s in self.signs],
+            "signers": [s.to_dict() for s in self.signers],
+            "splits": {str(k): v for k, v in self.splits.items()},
+            "repetitions": self.repetitions, "fps": self.fps, "image_size": self.image_size, "seed": self.seed,
+        }
+
+    @staticmethod
+    def from_dict(d: dict) -> "Corpus":
+        return Corpus(
+            signs=[SignSpec.from_dict(s) for s in d["signs"]],
+            signers=[Signer.from_dict(s) for s in d["signers"]],
+            splits={int(k): v for k, v in d["splits"].items()},
+            repetitions=int(d["repetitions"]), fps=float(d["fps"]), image_size=int(d["image_size"]),
+            seed=int(d["seed"]),
+        )
+
+    def clip_seed(self, label: int, signer: int, rep: int) -> list[int]:
+        return [self.seed, 11, label, signer, rep]
+
+    def sample_id(self, label: int, signer: int, rep: int) -> str:
+        return f"s{signer:03d}_c{label:04d}_r{rep}"
+
+    def manifest(self) -> pd.DataFrame:
+        rows = []
+        for label, sign in enumerate(self.signs):
+            for s in self.signers:
+                for rep in range(self.repetitions):
+                    rng = np.random.default_rng(self.clip_seed(label, s.signer_id, rep))
+                    n_frames, _, _ = _timeline(sign, s, rng, self.fps)
+                    rows.append({
+                        "sample_id": self.sample_id(label, s.signer_id, rep),
+                        "split": self.splits[s.signer_id], "signer": s.signer_id, "label": label,
+                        "gloss": sign.gloss, "video": "", "n_frames": n_frames, "fps": self.fps,
+                    })
+        return pd.DataFrame(rows).sort_values("sample_id", ignore_index=True)
+
+    def render(self, sample_id: str) -> np.ndarray:
+        signer, label, rep = (int(part[1:]) for part in sample_id.split("_"))
+        s = next(x for x in self.signers if x.signer_id == signer)
+        return render_clip(self.signs[label], s, self.clip_seed(label, signer, rep), self.fps,
+                           self.image_size)
+
+
+def build_corpus(cfg: dict, seed: int) -> Corpus:
+    """The corpus from the ``synthetic`` params section."""
+    n_classes = cfg["classes"]
+    if n_classes > len(GLOSSES):
+        raise ValueError(f"synthetic.classes={n_classes} exceeds the {len(GLOSSES)} available glosses")
+    n_signers = cfg["signers"]
+    n_val, n_test = cfg["val_signers"], cfg["test_signers"]
+    if n_val + n_test >= n_signers:
+        raise ValueError("synthetic.val_signers + synthetic.test_signers must leave training signers")
+    rng = np.random.default_rng([seed, 1])
+    glosses = [GLOSSES[int(i)] for i in rng.permutation(len(GLOSSES))[:n_classes]]
+    signs = make_class_set(rng, glosses, cfg["minimal_pair_fraction"])
+    signers = [sample_signer(np.random.default_rng([seed, 2, k]), k, cfg["noise_px"], cfg["dropout"],
+                             cfg["left_handed_fraction"]) for k in range(n_signers)]
+    order = np.random.default_rng([seed, 3]).permutation(n_signers)
+    splits = {}
+    for rank, k in enumerate(order):
+        splits[int(k)] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    return Corpus(signs=signs, signers=signers, splits=splits, repetitions=cfg["repetitions"],
+                  fps=float(cfg["fps"]), image_size=int(cfg["image_size"]), seed=seed)

@@ -1,0 +1,1 @@
+"""Metrics, the multi-stream ensemble and (later) the paper's tables."""

@@ -1,0 +1,26 @@
+"""The ensemble stage entry."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..io import write_json
+from ..train.streams import STREAMS
+from .ensemble import ensemble
+
+log = logging.getLogger(__name__)
+
+
+def run_ensemble(params: dict, train_dir: Path, out: Path) -> dict:
+    dirs = {s: Path(train_dir) / s for s in STREAMS}
+    for s, d in dirs.items():
+        if not (d / "scores.npz").exists():
+            raise FileNotFoundError(f"{d / 'scores.npz'}: stream {s} has not been trained")
+    cfg = params["ensemble"]
+    metrics = ensemble(dirs, cfg["weights"], cfg["tune_on_val"])
+    metrics["dataset"] = params["dataset"]
+    write_json(out, metrics)
+    e = metrics["ensemble"]
+    log.info("ensemble (%s weights %s): test top-1 %.3f top-5 %.3f (chance %.3f) -> %s", e["weights_source"],
+             e["weights"], e["test"]["top1"], e["test"]["top5"], metrics["chance_top1"], out)
+    return metrics

@@ -1,0 +1,1 @@
+"""CTR-GCN skeleton encoder, its graph, classifier head (text heads come with the MC loss)."""

@@ -1,0 +1,207 @@
+"""CTR-GCN (Chen et al., ICCV 2021), configured by params.
+
+Structure and parameter count follow the public model (REFERENCE.md): a BatchNorm over
+(M*V*C) on the input, TCN-GCN units whose GCN sums one channel-wise topology
+refinement graph conv (CTR-GC) per adjacency subset, and a multiscale temporal conv.
+
+Two exact rewrites make it faster on CPU without changing the function or the
+parameters (tests check both against the per-subset formula of the public code):
+- the subsets' 1x1 convs run as one conv; conv1/conv2 are applied to the time-mean of
+  the input (a 1x1 conv commutes with the mean), and the sum over subsets of
+  ``einsum('ncuv,nctv->nctu')`` is one batched matmul over the concatenated subsets;
+- the temporal branches' 1x1 convs run as one conv followed by one BatchNorm.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _conv_init(conv: nn.Conv2d) -> None:
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out")
+    if conv.bias is not None:
+        nn.init.constant_(conv.bias, 0)
+
+
+def _bn_init(bn: nn.modules.batchnorm._BatchNorm, scale: float) -> None:
+    nn.init.constant_(bn.weight, scale)
+    nn.init.constant_(bn.bias, 0)
+
+
+class CTRGraphConv(nn.Module):
+    """unit_gcn of CTR-GCN: sum over subsets of CTR-GC, BN, residual, ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, residual: bool = True):
+        super().__init__()
+        self.num_subset = S = A.shape[0]
+        self.out_channels = out_channels
+        # CTR-GC channel widths: relation channels in/8 (8 for raw 3- or 9-channel input)
+        self.rel_channels = 8 if in_channels in (3, 9) else in_channels // 8
+        R = self.rel_channels
+        # rows: [conv1 of every subset | conv2 of every subset], then conv3 of every subset
+        self.conv12 = nn.Conv2d(in_channels, 2 * S * R, 1)
+        self.conv3 = nn.Conv2d(in_channels, S * out_channels, 1)
+        self.conv4 = nn.Conv2d(S * R, S * out_channels, 1, groups=S)
+        self.PA = nn.Parameter(torch.from_numpy(A.astype(np.float32)))
+        self.alpha = nn.Parameter(torch.zeros(1))
+        self.bn = nn.BatchNorm2d(out_channels)
+        if not residual:
+            self.down = None
+        elif in_channels != out_channels:
+            self.down = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+        else:
+            self.down = nn.Identity()
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _conv_init(m)
+            elif isinstance(m, nn.BatchNorm2d):
+                _bn_init(m, 1)
+        _bn_init(self.bn, 1e-6)
+
+    def topology(self, x: torch.Tensor) -> torch.Tensor:
+        """Refined adjacency, transposed for the matmul: (N, S, C_out, V, U) holding
+        alpha * conv4(tanh(x1_u - x2_v)) + A[u, v] at [..., v, u]. The conv4 bias and A
+        ride along as two constant relation channels, so no elementwise pass ever
+        runs over this, the largest tensor of the model."""
+        N, _, _, V = x.shape
+        S, R, C = self.num_subset, self.rel_channels, self.out_channels
+        x12 = self.conv12(x.mean(2, keepdim=True)).view(N, 2, S, R, V)
+        rel = torch.tanh(x12[:, 0].unsqueeze(-2) - x12[:, 1].unsqueeze(-1))   # (N, S, R, V, U)
+        const = torch.stack([torch.ones_like(self.PA), self.PA.transpose(1, 2)], 1)   # (S, 2, V, U)
+        rel = torch.cat([rel, const.unsqueeze(0).expand(N, S, 2, V, V)], 2).view(N, S, R + 2, V * V)
+        w4 = self.conv4.weight.view(S, C, R) * self.alpha
+        b4 = self.conv4.bias.view(S, C, 1) * self.alpha
+        weight = torch.cat([w4, b4, torch.ones_like(b4)], 2)                # (S, C, R + 2)
+        return torch.matmul(weight, rel).view(N, S, C, V, V)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        N, _, T, V = x.shape
+        S, C = self.num_subset, self.out_channels
+        adj = self.topology(x).view(N * S * C, V, V)
+        x3 = self.conv3(x).view(N * S * C, T, V)
+        # sum over subsets of einsum('ncuv,nctv->nctu', A_s, x3_s): one batched matmul
+        y = torch.bmm(x3, adj).view(N, S, C, T, V).sum(1)
+        y = self.bn(y.view(N, C, T, V))
+        if self.down is not None:
+            y = y + self.down(x)
+        return torch.relu(y)
+
+
+class MultiScaleTemporalConv(nn.Module):
+    """Branches: (1x1, BN, ReLU, k x 1 conv with dilation d, BN) per dilation,
+    (1x1, BN, ReLU, max-pool 3, BN) and (1x1 with stride, BN); outputs concatenated."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
+                 dilations: list[int]):
+        super().__init__()
+        self.num_branches = nb = len(dilations) + 2
+        if out_channels % nb:
+            raise ValueError(f"temporal conv: {out_channels} channels do not split into {nb} branches")
+        self.bc = bc = out_channels // nb
+        self.stride = stride
+        # the 1x1 convs of the dilated and max-pool branches, which all see the input
+        self.entry = nn.Conv2d(in_channels, (nb - 1) * bc, 1)
+        self.entry_bn = nn.BatchNorm2d((nb - 1) * bc)
+        self.temporal = nn.ModuleList()
+        for d in dilations:
+            pad = (kernel_size + (kernel_size - 1) * (d - 1) - 1) // 2
+            self.temporal.append(nn.Sequential(
+                nn.Conv2d(bc, bc, (kernel_size, 1), padding=(pad, 0), stride=(stride, 1), dilation=(d, 1)),
+                nn.BatchNorm2d(bc)))
+        self.pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
+        self.pool_bn = nn.BatchNorm2d(bc)
+        self.plain = nn.Sequential(nn.Conv2d(in_channels, bc, 1, stride=(stride, 1)), nn.BatchNorm2d(bc))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _conv_init(m)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.constant_(m.bias, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bc = self.bc
+        h = torch.relu(self.entry_bn(self.entry(x)))
+        outs = [branch(h[:, k * bc:(k + 1) * bc]) for k, branch in enumerate(self.temporal)]
+        outs.append(self.pool_bn(self.pool(h[:, len(self.temporal) * bc:])))
+        outs.append(self.plain(x))
+        return torch.cat(outs, 1)
+
+
+class TCNGCNUnit(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, stride: int = 1,
+                 residual: bool = True, kernel_size: int = 5, dilations: list[int] = (1, 2)):
+        super().__init__()
+        self.gcn = CTRGraphConv(in_channels, out_channels, A)
+        self.tcn = MultiScaleTemporalConv(out_channels, out_channels, kernel_size, stride, list(dilations))
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1))
+            _conv_init(conv)
+            bn = nn.BatchNorm2d(out_channels)
+            _bn_init(bn, 1)
+            self.residual = nn.Sequential(conv, bn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return torch.relu(y)
+
+
+def unit_channels(base_channels: int, num_units: int, stride_units: list[int]) -> list[tuple[int, int, int]]:
+    """(in, out, stride) per unit; channels double at each strided unit (1-based)."""
+    plan, c = [], base_channels
+    for k in range(1, num_units + 1):
+        stride = 2 if k in stride_units else 1
+        out = c * 2 if stride == 2 else c
+        plan.append((c, out, stride))
+        c = out
+    return plan
+
+
+class CTRGCN(nn.Module):
+    """Input (N, C, T, V) or (N, C, T, V, M); ``forward`` gives class logits,
+    ``features`` the last unit's (N, C', T', V) map averaged over persons."""
+
+    def __init__(self, num_class: int, A: np.ndarray, in_channels: int = 3, num_person: int = 1,
+                 base_channels: int = 64, num_units: int = 10, stride_units: list[int] = (5, 8),
+                 temporal_kernel: int = 5, dilations: list[int] = (1, 2), dropout: float = 0.0):
+        super().__init__()
+        V = A.shape[-1]
+        self.num_point, self.num_person, self.in_channels = V, num_person, in_channels
+        self.data_bn = nn.BatchNorm1d(num_person * in_channels * V)
+        units = []
+        for k, (cin, cout, stride) in enumerate(unit_channels(base_channels, num_units, list(stride_units))):
+            units.append(TCNGCNUnit(in_channels if k == 0 else cin, cout, A, stride=stride,
+                                    residual=k > 0, kernel_size=temporal_kernel, dilations=dilations))
+        self.units = nn.Sequential(*units)
+        self.out_channels = units[-1].gcn.out_channels
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.fc = nn.Linear(self.out_channels, num_class)
+        nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_class))
+        nn.init.constant_(self.fc.bias, 0)
+        _bn_init(self.data_bn, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.unsqueeze(-1)
+        N, C, T, V, M = x.shape
+        x = x.permute(0, 4, 3, 1, 2).reshape(N, M * V * C, T)
+        x = self.data_bn(x)
+        x = x.view(N, M, V, C, T).permute(0, 1, 3, 4, 2).reshape(N * M, C, T, V)
+        x = self.units(x)
+        return x.view(N, M, *x.shape[1:]).mean(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)
+        return self.fc(self.drop(f.mean((2, 3))))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

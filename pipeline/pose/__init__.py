@@ -1,0 +1,1 @@
+"""Pose backends writing COCO-WholeBody-133 shards."""

@@ -1,0 +1,1 @@
+"""Feeder, streams, schedule and the training loop."""

@@ -1,0 +1,64 @@
+"""Batches of one stream: temporal crop-resize of the valid frames to a fixed window
+(CTR-GCN's ``valid_crop_resize``), then the stream transform."""
+from __future__ import annotations
+
+import numpy as np
+
+from .streams import to_stream
+
+
+def crop_bounds(length: int, rng: np.random.Generator | None, crop_min: float, test_crop: float) -> tuple[int, int]:
+    """Training (rng given): a random crop of a random fraction in [crop_min, 1] of the
+    frames. Evaluation: the centred ``test_crop`` fraction."""
+    if rng is None:
+        bias = int((1 - test_crop) * length / 2)
+        return bias, max(bias + 1, length - bias)
+    keep = int(np.floor(length * rng.uniform(crop_min, 1.0)))
+    keep = min(max(keep, 1), length)
+    start = int(rng.integers(0, length - keep + 1))
+    return start, start + keep
+
+
+def resize_time(x: np.ndarray, window: int) -> np.ndarray:
+    """Linear resampling along axis 0 to ``window`` frames (half-pixel centres, as
+    ``F.interpolate(..., align_corners=False)``)."""
+    length = x.shape[0]
+    if length == window:
+        return x
+    src = np.clip((np.arange(window) + 0.5) * length / window - 0.5, 0, length - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, length - 1)
+    w = (src - lo).reshape(-1, *([1] * (x.ndim - 1)))
+    return (x[lo] * (1 - w) + x[hi] * w).astype(x.dtype)
+
+
+class Feeder:
+    """Holds the clips of one split in memory: ``clips[i]`` is (T_i, V, 3)."""
+
+    def __init__(self, clips: list[np.ndarray], labels: np.ndarray, sample_ids: list[str],
+                 stream: str, parents: tuple[int, ...], window: int, crop_min: float, test_crop: float):
+        if not clips:
+            raise ValueError("empty split: no clips to feed")
+        self.clips, self.labels, self.sample_ids = clips, np.asarray(labels, dtype=np.int64), sample_ids
+        self.stream, self.parents = stream, parents
+        self.window, self.crop_min, self.test_crop = window, crop_min, test_crop
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def batch(self, indices: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 3, window, V) float32 stream data and (B,) labels."""
+        frames = []
+        for i in indices:
+            clip = self.clips[i]
+            start, stop = crop_bounds(len(clip), rng, self.crop_min, self.test_crop)
+            frames.append(resize_time(clip[start:stop], self.window))
+        x = np.stack(frames).transpose(0, 3, 1, 2)           # (B, C, T, V)
+        return np.ascontiguousarray(to_stream(x, self.stream, self.parents), dtype=np.float32), self.labels[indices]
+
+    def batches(self, batch_size: int, rng: np.random.Generator | None, drop_last: bool = False):
+        order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
+        stop = len(order) - (len(order) % batch_size if drop_last and len(order) >= batch_size else 0)
+        for start in range(0, stop, batch_size):
+            idx = order[start:start + batch_size]
+            yield idx, *self.batch(idx, rng)

@@ -1,0 +1,49 @@
+import copy
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture()
+def params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def tiny_params() -> dict:
+    """A config the whole DAG runs in well under a minute on 2 cores."""
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p = copy.deepcopy(p)
+    p["synthetic"].update(classes=6, signers=5, val_signers=1, test_signers=1, repetitions=2)
+    p["pose"]["shard_size"] = 16
+    p["model"].update(base_channels=8, num_units=3, stride_units=[2])
+    p["train"].update(window=12, epochs=2, batch_size=8, warmup_epochs=1, lr_steps=[2], threads=1)
+    return p
+
+
+def make_workdir(tmp: Path, params: dict) -> Path:
+    """A project copy (workflow files + params) where snakemake/dvc can run."""
+    for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, tmp / name)
+    shutil.copytree(ROOT / "workflow", tmp / "workflow")
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return tmp
+
+
+def tool_env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTHONPATH", None)
+    return env

@@ -1,0 +1,114 @@
+"""The whole DAG on a tiny synthetic config, through snakemake and through DVC."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import BIN, make_workdir, tiny_params, tool_env
+
+TRAIN_ARGS = ["--keypoints", "results/demo/keypoints", "--manifest", "results/demo/manifest.parquet",
+              "--classes", "results/demo/classes.csv"]
+
+
+def _snakemake(workdir: Path, *args) -> subprocess.CompletedProcess:
+    res = subprocess.run([str(BIN / "snakemake"), *args], cwd=workdir, env=tool_env(), capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+@pytest.fixture(scope="module")
+def dag_run(tmp_path_factory):
+    wd = make_workdir(tmp_path_factory.mktemp("dag"), tiny_params())
+    _snakemake(wd, "--cores", "2", "all")
+    return wd
+
+
+def _scores(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_dag_writes_metrics_for_every_stream_and_the_ensemble(dag_run):
+    metrics = json.loads((dag_run / "results/demo/metrics.json").read_text())
+    assert set(metrics["streams"]) == {"joint", "bone", "joint_motion", "bone_motion"}
+    for part in list(metrics["streams"].values()) + [metrics["ensemble"]]:
+        assert 0.0 <= part["test"]["top1"] <= part["test"]["top5"] <= 1.0
+        assert part["test"]["n"] == 6 * 1 * 2        # classes x test signers x repetitions
+    assert metrics["chance_top1"] == pytest.approx(1 / 6)
+    assert metrics["ensemble"]["weights_source"] == "tuned_on_val"
+    log = (dag_run / "results/demo/train/joint/log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,lr,") and len(log) == 1 + 2
+
+
+def test_second_run_does_nothing(dag_run):
+    res = _snakemake(dag_run, "-n", "all")
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_one_stream_rebuilds_alone(dag_run):
+    target = dag_run / "results/demo/train/bone/model.pt"
+    target.unlink()
+    res = _snakemake(dag_run, "--cores", "1", "results/demo/train/bone/model.pt")
+    out = res.stdout + res.stderr
+    assert target.exists()
+    stats = re.search(r"Job stats:\njob\s+count\n[- ]+\n((?:\w+\s+\d+\n)+)", out).group(1)
+    assert dict(line.split() for line in stats.splitlines()) == {"train": "1", "total": "1"}
+
+
+def test_same_seed_same_numbers(dag_run):
+    cmd = [sys.executable, "-m", "pipeline", "train", "--stream", "joint", *TRAIN_ARGS, "--out", "again/joint"]
+    subprocess.run(cmd, cwd=dag_run, env=tool_env(), check=True, capture_output=True, timeout=600)
+    a = _scores(dag_run / "results/demo/train/joint/scores.npz")
+    b = _scores(dag_run / "again/joint/scores.npz")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert (dag_run / "again/joint/metrics.json").read_bytes() == \
+        (dag_run / "results/demo/train/joint/metrics.json").read_bytes()
+
+
+def test_kill_minus_nine_then_rerun_gives_the_same_result(dag_run):
+    params = tiny_params()
+    params["train"]["epochs"] = 4
+    wd = dag_run
+    (wd / "params4.yaml").write_text(yaml.safe_dump(params))
+    base = [sys.executable, "-m", "pipeline", "--params", "params4.yaml", "train", "--stream", "bone", *TRAIN_ARGS]
+    subprocess.run(base + ["--out", "straight"], cwd=wd, env=tool_env(), check=True, capture_output=True,
+                   timeout=600)
+    proc = subprocess.Popen(base + ["--out", "killed"], cwd=wd, env=tool_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = wd / "killed/checkpoint.pt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (wd / "killed/scores.npz").exists()      # outputs only appear at the very end
+    subprocess.run(base + ["--out", "killed"], cwd=wd, env=tool_env(), check=True, capture_output=True,
+                   timeout=600)
+    a, b = _scores(wd / "straight/scores.npz"), _scores(wd / "killed/scores.npz")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_dvc_repro_runs_the_same_dag(tmp_path):
+    wd = make_workdir(tmp_path, tiny_params())
+    env = tool_env()
+    subprocess.run(["git", "init", "-q"], cwd=wd, check=True, env=env)
+    subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=wd, check=True, env=env)
+    subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=wd, check=True, env=env)
+    res = subprocess.run([str(BIN / "dvc"), "repro"], cwd=wd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    metrics = json.loads((wd / "results/demo/metrics.json").read_text())
+    assert set(metrics["streams"]) == {"joint", "bone", "joint_motion", "bone_motion"}
+    assert (wd / "dvc.lock").exists()
+    again = subprocess.run([str(BIN / "dvc"), "status"], cwd=wd, env=env, capture_output=True, text=True)
+    assert "up to date" in again.stdout

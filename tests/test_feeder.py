@@ -1,0 +1,37 @@
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.train.feeder import Feeder, crop_bounds, resize_time
+
+
+def test_resize_time_matches_torch_bilinear_half_pixel():
+    x = np.random.default_rng(0).normal(size=(37, 5, 3)).astype(np.float32)
+    ours = resize_time(x, 16)
+    flat = torch.from_numpy(x.reshape(37, -1).T.copy())[None, None]
+    ref = F.interpolate(flat, size=(15, 16), mode="bilinear", align_corners=False)[0, 0].T.numpy()
+    np.testing.assert_allclose(ours.reshape(16, -1), ref, atol=1e-5)
+    np.testing.assert_array_equal(resize_time(x, 37), x)
+
+
+def test_crop_bounds():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        a, b = crop_bounds(50, rng, 0.7, 1.0)
+        assert 0 <= a < b <= 50 and b - a >= 35
+    assert crop_bounds(50, None, 0.7, 1.0) == (0, 50)
+    assert crop_bounds(50, None, 0.7, 0.9) == (2, 48)
+    assert crop_bounds(1, rng, 0.5, 1.0) == (0, 1)
+
+
+def test_batches_are_reproducible_and_shaped():
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(int(n), 4, 3)).astype(np.float32) for n in rng.integers(5, 30, 10)]
+    f = Feeder(clips, np.arange(10) % 3, [f"s{i}" for i in range(10)], "bone", (-1, 0, 1, 1), 8, 0.5, 1.0)
+    a = [(i, x) for i, x, _ in f.batches(4, np.random.default_rng(5), drop_last=True)]
+    b = [(i, x) for i, x, _ in f.batches(4, np.random.default_rng(5), drop_last=True)]
+    assert len(a) == 2 and a[0][1].shape == (4, 3, 8, 4)
+    for (ia, xa), (ib, xb) in zip(a, b):
+        np.testing.assert_array_equal(ia, ib)
+        np.testing.assert_array_equal(xa, xb)
+    assert sum(len(i) for i, _, _ in f.batches(4, None)) == 10

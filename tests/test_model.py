@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline.data.wholebody import get_preset
+from pipeline.model.ctrgcn import CTRGCN, CTRGraphConv, MultiScaleTemporalConv, count_parameters
+from pipeline.model.graph import spatial_adjacency
+
+# The NTU RGB+D 25-joint graph of the public CTR-GCN (1-based pairs).
+NTU_EDGES = [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10),
+             (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19),
+             (22, 23), (23, 8), (24, 25), (25, 12)]
+
+
+def test_parameter_count_matches_the_public_model():
+    A = spatial_adjacency([(i - 1, j - 1) for i, j in NTU_EDGES], 25)
+    ntu = CTRGCN(60, A, num_person=2)
+    assert 1.44e6 < count_parameters(ntu) < 1.46e6        # public: 1.45 M
+    p = get_preset("gspmc87")
+    ours = CTRGCN(226, spatial_adjacency(p.edges, 87), num_person=1)
+    assert 1.69e6 < count_parameters(ours) < 1.71e6       # public at V=87, 226 classes: 1.70 M
+
+
+def test_adjacency_subsets():
+    A = spatial_adjacency([(1, 0), (2, 1)], 3)
+    np.testing.assert_array_equal(A[0], np.eye(3))
+    assert A[1][0, 1] == 1 and A[1][1, 2] == 1            # inward: child column -> parent row
+    assert A[2][1, 0] == 1 and A[2][2, 1] == 1
+    np.testing.assert_allclose(A[1].sum(0)[[1, 2]], 1)     # columns normalised
+
+
+def _reference_unit_gcn(m: CTRGraphConv, x: torch.Tensor) -> torch.Tensor:
+    """The public unit_gcn forward, one CTRGC per subset, using the fused weights' slices."""
+    S, R, C = m.num_subset, m.rel_channels, m.out_channels
+    w12, b12 = m.conv12.weight, m.conv12.bias
+    y = 0
+    for s in range(S):
+        sl1, sl2 = slice(s * R, (s + 1) * R), slice(S * R + s * R, S * R + (s + 1) * R)
+        x1 = F.conv2d(x, w12[sl1], b12[sl1]).mean(-2)
+        x2 = F.conv2d(x, w12[sl2], b12[sl2]).mean(-2)
+        x3 = F.conv2d(x, m.conv3.weight[s * C:(s + 1) * C], m.conv3.bias[s * C:(s + 1) * C])
+        rel = torch.tanh(x1.unsqueeze(-1) - x2.unsqueeze(-2))
+        a = F.conv2d(rel, m.conv4.weight[s * C:(s + 1) * C], m.conv4.bias[s * C:(s + 1) * C]) * m.alpha + m.PA[s]
+        y = y + torch.einsum("ncuv,nctv->nctu", a, x3)
+    y = m.bn(y) + m.down(x)
+    return torch.relu(y)
+
+
+@pytest.mark.parametrize("cin,cout", [(3, 16), (16, 16), (16, 32)])
+def test_fused_ctr_gc_equals_the_per_subset_formula(cin, cout):
+    torch.manual_seed(0)
+    p = get_preset("sam27")
+    m = CTRGraphConv(cin, cout, spatial_adjacency(p.edges, 27))
+    with torch.no_grad():
+        m.alpha.fill_(0.7)
+        m.PA.add_(torch.randn_like(m.PA) * 0.1)
+        m.bn.weight.fill_(1.0)
+    m.eval()
+    x = torch.randn(2, cin, 6, 27)
+    torch.testing.assert_close(m(x), _reference_unit_gcn(m, x), rtol=1e-4, atol=1e-5)
+
+
+def test_temporal_conv_branches():
+    torch.manual_seed(0)
+    m = MultiScaleTemporalConv(16, 16, 5, 2, [1, 2]).eval()
+    x = torch.randn(2, 16, 8, 5)
+    out = m(x)
+    assert out.shape == (2, 16, 4, 5)
+    bc = 4
+    h = torch.relu(m.entry_bn(m.entry(x)))
+    expected_pool = m.pool_bn(F.max_pool2d(h[:, 2 * bc:], (3, 1), (2, 1), (1, 0)))
+    torch.testing.assert_close(out[:, 2 * bc:3 * bc], expected_pool)
+    torch.testing.assert_close(out[:, 3 * bc:], m.plain(x))
+
+
+def test_shapes_and_gradients():
+    torch.manual_seed(0)
+    p = get_preset("gspmc87")
+    m = CTRGCN(10, spatial_adjacency(p.edges, 87), base_channels=8, num_units=4, stride_units=[2, 4])
+    x = torch.randn(3, 3, 16, 87)
+    assert m.features(x).shape == (3, 32, 4, 87)
+    logits = m(x)
+    assert logits.shape == (3, 10)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())

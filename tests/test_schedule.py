@@ -1,0 +1,15 @@
+import pytest
+
+from pipeline.train.schedule import learning_rate
+
+
+def test_warmup_then_steps():
+    lrs = [learning_rate(e, 0.1, 5, [90, 100], 0.1) for e in range(110)]
+    assert lrs[0] == pytest.approx(0.02) and lrs[4] == pytest.approx(0.1)
+    assert lrs[89] == pytest.approx(0.1) and lrs[90] == pytest.approx(0.01)
+    assert lrs[100] == pytest.approx(0.001) and lrs[109] == pytest.approx(0.001)
+
+
+def test_no_warmup():
+    assert learning_rate(0, 0.05, 0, [3], 0.1) == pytest.approx(0.05)
+    assert learning_rate(3, 0.05, 0, [3], 0.1) == pytest.approx(0.005)
