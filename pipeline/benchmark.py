@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import resource
 import shutil
@@ -124,7 +125,8 @@ def benchmark_dag(params_path: Path, cores: int) -> dict:
         shutil.copy(params_path, wd / "params.yaml")
         snakemake = Path(sys.executable).parent / "snakemake"
         t0 = time.perf_counter()
-        proc = psutil.Popen([str(snakemake), "--cores", str(cores), "all"], cwd=wd,
+        env = dict(os.environ, PATH=f"{snakemake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        proc = psutil.Popen([str(snakemake), "--cores", str(cores), "all"], cwd=wd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         peak = [0]
         done = threading.Event()

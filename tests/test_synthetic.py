@@ -7,22 +7,21 @@ from pipeline.data.synthetic.corpus import build_corpus
 from pipeline.data.synthetic.dictionary import write_alphabet, write_dictionary
 from pipeline.data.synthetic.phonology import HANDSHAPES, PAIR_DIMENSIONS
 
+CFG = dict(classes=36, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
+           noise_px=1.5, dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
+
 
 @pytest.fixture(scope="module")
 def corpus():
-    cfg = dict(classes=36, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
-               noise_px=1.5, dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
-    return build_corpus(cfg, seed=3)
+    return build_corpus(CFG, seed=3)
 
 
 def test_same_seed_same_bytes(corpus):
-    cfg = dict(classes=36, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
-               noise_px=1.5, dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
-    again = build_corpus(cfg, seed=3)
+    again = build_corpus(CFG, seed=3)
     sid = corpus.manifest()["sample_id"].iloc[7]
     assert corpus.render(sid).tobytes() == again.render(sid).tobytes()
     assert write_dictionary(corpus.signs, 3) == write_dictionary(again.signs, 3)
-    other = build_corpus(cfg, seed=4)
+    other = build_corpus(CFG, seed=4)
     assert [s.phonology() for s in other.signs] != [s.phonology() for s in corpus.signs]
 
 
@@ -91,7 +90,5 @@ def test_dictionary_reads_like_a_dictionary(corpus):
 
 
 def test_too_many_classes_is_a_clear_error():
-    cfg = dict(classes=500, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
-               noise_px=1.5, dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
     with pytest.raises(ValueError, match="synthetic.classes"):
-        build_corpus(cfg, 0)
+        build_corpus(dict(CFG, classes=500), 0)

@@ -132,10 +132,8 @@ def _write_log(path: Path, rows: list[dict]) -> None:
 
 
 def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges: list[tuple[int, int]],
-                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
-                 max_epochs: int | None = None) -> dict:
-    """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
-    ``max_epochs`` stops early after that many epochs of this call (for tests of resume)."""
+                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str) -> dict:
+    """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict."""
     outputs = TrainOutputs.in_dir(out_dir)
     outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
@@ -156,10 +154,7 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
         start_epoch = int(state["epoch"]) + 1
         log.info("resuming %s from epoch %d", out_dir, start_epoch)
     epochs = cfg["epochs"]
-    done_this_call = 0
     for epoch in range(start_epoch, epochs):
-        if max_epochs is not None and done_this_call >= max_epochs:
-            return {}
         t0 = time.time()
         lr = learning_rate(epoch, cfg["lr"], cfg["warmup_epochs"], cfg["lr_steps"], cfg["lr_decay"])
         for group in optimizer.param_groups:
@@ -194,7 +189,6 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
                  row["train_loss"], row["train_top1"], row["val_top1"], row["seconds"])
         _save_checkpoint(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "epoch": epoch, "log": rows, "fingerprint": fp})
-        done_this_call += 1
 
     val_scores, _ = evaluate(model, val, cfg["batch_size"], device)
     test_scores, _ = evaluate(model, test, cfg["batch_size"], device)

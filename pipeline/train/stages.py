@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, classes_path: Path,
-              out_dir: Path, max_epochs: int | None = None) -> dict:
+              out_dir: Path) -> dict:
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
     cfg = params["train"]
@@ -32,7 +32,6 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
     fp = fingerprint(params["model"], cfg, params["seed"], stream, Path(keypoints_dir), Path(manifest),
                      Path(classes_path))
     metrics = train_stream(feeder("train"), feeder("val"), feeder("test"), len(classes), edges,
-                           params["model"], cfg, params["seed"], out_dir, fp, max_epochs=max_epochs)
-    if metrics:
-        log.info("%s: val top-1 %.3f, test top-1 %.3f", stream, metrics["val"]["top1"], metrics["test"]["top1"])
+                           params["model"], cfg, params["seed"], out_dir, fp)
+    log.info("%s: val top-1 %.3f, test top-1 %.3f", stream, metrics["val"]["top1"], metrics["test"]["top1"])
     return metrics

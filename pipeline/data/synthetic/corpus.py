@@ -9,7 +9,7 @@ import pandas as pd
 from .body import Signer, sample_signer
 from .glosses import GLOSSES
 from .phonology import SignSpec, make_class_set
-from .render import _timeline, render_clip
+from .render import clip_timeline, render_clip
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Corpus:
             for s in self.signers:
                 for rep in range(self.repetitions):
                     rng = np.random.default_rng(self.clip_seed(label, s.signer_id, rep))
-                    n_frames, _, _ = _timeline(sign, s, rng, self.fps)
+                    n_frames, _, _ = clip_timeline(sign, s, rng, self.fps)
                     rows.append({
                         "sample_id": self.sample_id(label, s.signer_id, rep),
                         "split": self.splits[s.signer_id], "signer": s.signer_id, "label": label,

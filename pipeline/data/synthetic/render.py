@@ -60,7 +60,7 @@ def movement_path(movement: str, p: np.ndarray, reps: int, amp: float
     return off, twist, wiggle
 
 
-def _timeline(spec: SignSpec, s: Signer, rng: np.random.Generator, fps: float):
+def clip_timeline(spec: SignSpec, s: Signer, rng: np.random.Generator, fps: float):
     jitter = lambda: rng.uniform(0.9, 1.1)  # noqa: E731
     t = s.tempo
     d_rest0 = rng.uniform(0.1, 0.35) * t
@@ -84,7 +84,7 @@ def _timeline(spec: SignSpec, s: Signer, rng: np.random.Generator, fps: float):
 
 def pose_3d(spec: SignSpec, s: Signer, rng: np.random.Generator, fps: float) -> np.ndarray:
     """(T, 133, 3) body-frame positions of every whole-body point for one clip."""
-    n, w, p = _timeline(spec, s, rng, fps)
+    n, w, p = clip_timeline(spec, s, rng, fps)
     right = s.right_handed
     amp = 0.09 * s.amplitude * rng.uniform(0.85, 1.15)
     anchors = body_anchors(s)
