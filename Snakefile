@@ -13,6 +13,7 @@ RES = f"results/{DS}"
 STREAMS = ["joint", "bone", "joint_motion", "bone_motion"]
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 
@@ -20,3 +21,4 @@ include: "workflow/rules/evaluate.smk"
 rule all:
     input:
         f"{RES}/metrics.json",
+        expand(f"{RES}/descriptions/{{variant}}.jsonl", variant=config["describe"]["variants"]),

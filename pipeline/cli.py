@@ -26,6 +26,16 @@ def _keypoints(args, params):
     run_keypoints(params, args.pose, args.out)
 
 
+def _kb_index(args, params):
+    from .describe.stages import run_kb_index
+    run_kb_index(params, args.knowledge, args.out)
+
+
+def _describe(args, params):
+    from .describe.stages import run_describe
+    run_describe(params, args.variant, args.classes, args.knowledge, args.index, args.out, args.report)
+
+
 def _train(args, params):
     from .train.stages import run_train
     run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.out)
@@ -63,6 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="keypoint shard directory")
     p.set_defaults(func=_keypoints)
 
+    p = sub.add_parser("kb-index", help="knowledge-base folder (txt, md, csv, pdf) -> persisted vector index")
+    p.add_argument("--knowledge", type=Path, required=True, help="the dictionary folder")
+    p.add_argument("--out", type=Path, required=True, help="index directory")
+    p.set_defaults(func=_kb_index)
+
+    p = sub.add_parser("describe", help="GSP descriptions per class (one Table 4 variant) -> jsonl + report")
+    p.add_argument("--variant", required=True, choices=["label", "llm", "kb", "gsp"])
+    p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--knowledge", type=Path, required=True)
+    p.add_argument("--index", type=Path, required=True, help="the kb-index directory")
+    p.add_argument("--out", type=Path, required=True, help="descriptions jsonl")
+    p.add_argument("--report", type=Path, required=True, help="Table-1 style markdown report")
+    p.set_defaults(func=_describe)
+
     p = sub.add_parser("train", help="train one stream; checkpoints every epoch and resumes")
     p.add_argument("--stream", required=True, choices=["joint", "bone", "joint_motion", "bone_motion"])
     p.add_argument("--keypoints", type=Path, required=True)
@@ -91,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params(args.params)
         args.func(args, params)
-    except (ParamsError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
-        log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) else exc)
+    except (ParamsError, ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
+        log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return 2
     return 0

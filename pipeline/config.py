@@ -41,6 +41,9 @@ def validate_params(params: dict, source: str = "params") -> dict:
         raise ParamsError(f"{source}: invalid params\n" + "\n".join(lines))
     if params["dataset"] == "demo" and "synthetic" not in params:
         raise ParamsError(f"{source}: synthetic: required when dataset is 'demo'")
+    if params["describe"]["provider"] == "offline" and "llm" in params["describe"]["variants"]:
+        raise ParamsError(f"{source}: describe.variants: 'llm' (an LLM without the knowledge base) needs "
+                          f"describe.provider: openai")
     synth = params.get("synthetic")
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "

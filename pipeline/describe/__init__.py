@@ -1,0 +1,1 @@
+"""GSP: knowledge-grounded sign descriptions (retrieval, generation, refinement, parts)."""

@@ -1,0 +1,89 @@
+"""Word lists the offline composer reasons with: which sentences describe an action,
+which body parts a phrase involves, which references need resolving, and safe
+paraphrases. Dictionary conventions ('dominant hand') map to the right hand, the
+usual case; a left-handed signer's clips carry the same sign mirrored."""
+from __future__ import annotations
+
+import re
+
+PARTS = ("body", "left_hand", "right_hand", "face", "mouth")
+
+# "As in the sign HOUSE", "like the sign HOUSE", "see HOUSE"
+SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ee|[Cc]ompare)(?: the sign)? ([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\b")
+# "the V handshape", "a bent-B handshape", "the 5 handshape"
+HANDSHAPE_REFERENCE = re.compile(r"\b(?:in |with )?(?:the |an? )?([A-Za-z0-9][A-Za-z0-9-]*) handshape\b")
+
+# Sentences that open like this are remarks about the sign, not how it is made.
+REMARK_OPENERS = re.compile(
+    r"^(origin|etymology|homophone|usage|regional variant|related sign|note|see also|history|"
+    r"first recorded|compare|synonym|antonym|grammar|plural|variant|register)\b", re.I)
+
+ACTION_WORDS = re.compile(
+    r"\b(hand|hands|finger|fingers|fingertip|fingertips|thumb|palm|fist|knuckle|wrist|arm|elbow|"
+    r"move|moves|moving|tap|taps|touch|touches|push|pushes|circle|circles|arc|twist|twists|wiggle|"
+    r"wiggles|shake|shakes|brush|brushes|rub|rubs|rest|rests|held|hold|holds|placed|bent|curved|"
+    r"extended|spread|closed|open|opens|mouth|lips|cheeks|cheek|brows|eyebrows|frown|face|head|"
+    r"nod|nods|chin|forehead|nose|chest|shoulder|stomach|body)\b", re.I)
+
+_PART_PATTERNS = {
+    "right_hand": re.compile(r"\b(dominant hand|strong hand|right hand|both hands|each hand|the hands|"
+                             r"fingers?|fingertips?|thumb|palm|fist|knuckles?)\b", re.I),
+    "left_hand": re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|left hand|both hands|"
+                            r"each hand|the hands|other hand)\b", re.I),
+    "face": re.compile(r"\b(forehead|temple|nose|chin|cheek|eyes?|eyebrows?|brows?|frown|face|head)\b", re.I),
+    "mouth": re.compile(r"\b(mouth|lips?|cheeks are puffed|cheeks puffed|tongue|teeth)\b", re.I),
+    # the arm carries the hand, so placing or moving it involves the body's keypoints
+    "body": re.compile(r"\b(chest|shoulders?|stomach|body|torso|signing space|arms?|elbows?|moves?|push(es)?|"
+                       r"arc|circle|zig-zag|down|forward|side|taps?|twists?|rests?|placed|positioned|held|"
+                       r"travels?|thrusts?|touch(es)? lightly)\b", re.I),
+}
+_NON_DOMINANT_ONLY = re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|other hand)\b", re.I)
+
+
+def tag_parts(text: str, subject_parts: set[str] | None = None) -> list[str]:
+    """Body parts a segment involves, in the canonical order. ``subject_parts`` are
+    the parts of the clause's subject when the segment itself does not name it."""
+    found = {p for p, rx in _PART_PATTERNS.items() if rx.search(text)}
+    # "the non-dominant hand" alone does not involve the dominant one; "cheeks are puffed" is the mouth
+    if "right_hand" in found and _NON_DOMINANT_ONLY.search(text) and not re.search(
+            r"\b(dominant hand|strong hand|right hand|both hands)\b", re.sub(_NON_DOMINANT_ONLY, "", text), re.I):
+        found.discard("right_hand")
+    if re.search(r"\bcheeks are puffed\b", text, re.I) and not re.search(r"\bat the cheek\b", text, re.I):
+        found.discard("face")
+    if subject_parts:
+        found |= subject_parts
+    return [p for p in PARTS if p in found]
+
+
+def is_action_sentence(sentence: str) -> bool:
+    s = sentence.strip()
+    if not s or REMARK_OPENERS.match(s):
+        return False
+    return bool(ACTION_WORDS.search(s))
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'])", text.strip())
+    return [p.strip() for p in parts if p.strip()]
+
+
+# Meaning-preserving substitutions, grouped so each synonym variant applies a different
+# subset of groups (the variants then differ in wording, never in content).
+PARAPHRASE_GROUPS: list[list[tuple[str, str]]] = [
+    [(r"\bdominant hand\b", "strong hand"), (r"\bnon-dominant hand\b", "weak hand")],
+    [(r"\bis placed\b", "is positioned"), (r"\bare placed\b", "are positioned"),
+     (r"\bis held\b", "is kept"), (r"\bin front of\b", "ahead of")],
+    [(r"\bmoves\b", "travels"), (r"\bmove\b", "travel"), (r"\bpushes\b", "thrusts"), (r"\bpush\b", "thrust"),
+     (r"\btaps\b", "touches lightly"), (r"\btap\b", "touch lightly")],
+    [(r"\bpalm facing the\b", "palm turned toward the"), (r"\bpalm facing\b", "palm turned"),
+     (r"\bextended\b", "stretched out"), (r"\bspread apart\b", "held apart")],
+    [(r"\bonce\b", "a single time"), (r"\btwice\b", "two times"), (r"\bthree times\b", "thrice")],
+]
+
+
+def paraphrase(text: str, groups: tuple[int, ...]) -> str:
+    out = text
+    for g in groups:
+        for pattern, repl in PARAPHRASE_GROUPS[g]:
+            out = re.sub(pattern, repl, out)
+    return out

@@ -1,0 +1,1 @@
+"""Text encoders (offline by default) and the embedding caches."""
