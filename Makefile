@@ -32,6 +32,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark train
 	$(BIN)/python -m pipeline benchmark dag
+	$(BIN)/snakemake --cores $(CORES) all
+	$(BIN)/python -m pipeline benchmark describe
 
 # Re-resolve the pinned set from envs/requirements.in in a scratch venv.
 lock:

@@ -153,10 +153,47 @@ def benchmark_dag(params_path: Path, cores: int) -> dict:
     return result
 
 
+def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
+    """The gsp variant over the dataset's classes, cold then warm cache: seconds and
+    requests per class. ``endpoint``: ``configured`` (params' provider as is) or
+    ``echo`` (the openai provider against a loopback endpoint with canned answers:
+    measures our client, retry and cache path, not a model)."""
+    import copy
+
+    from .describe.echo_server import EchoServer
+    from .describe.stages import run_describe
+
+    res = Path("results") / params["dataset"]
+    needed = [res / "classes.csv", Path(params["knowledge"]["path"]), res / "kb_index"]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"run the DAG first (snakemake --cores 2 all); missing: {', '.join(missing)}")
+    params = copy.deepcopy(params)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gspmc-describe-") as tmp, EchoServer() as echo:
+        params["describe"]["cache_dir"] = str(Path(tmp) / "cache")
+        if endpoint == "echo":
+            params["describe"]["provider"] = "openai"
+            params["describe"]["openai"].update(base_url=echo.base_url, api_key_env=None, model="echo")
+        for run in ("cold", "warm"):
+            stats = run_describe(params, "gsp", res / "classes.csv", Path(params["knowledge"]["path"]),
+                                 res / "kb_index", Path(tmp) / "gsp.jsonl", Path(tmp) / "gsp.md")
+            stats.update(run=run, provider=params["describe"]["provider"], endpoint=endpoint)
+            results.append(stats)
+            print(f"describe {endpoint:10s} {run}: {stats['seconds_per_class'] * 1000:.1f} ms/class, "
+                  f"{stats['requests'] / stats['classes']:.2f} requests/class, "
+                  f"{stats['cache_hits'] / stats['classes']:.2f} cache hits/class ({stats['classes']} classes)",
+                  flush=True)
+    return results
+
+
 def run_benchmark(args, params: dict) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
           f"torch {torch.__version__}", flush=True)
     if args.what == "train":
         benchmark_train(args.params, args.config, args.steps)
+    elif args.what == "describe":
+        for endpoint in ("configured", "echo"):
+            benchmark_describe(params, endpoint)
     else:
         benchmark_dag(args.params, psutil.cpu_count())

@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="metrics.json")
     p.set_defaults(func=_ensemble)
 
-    p = sub.add_parser("benchmark", help="training throughput and peak memory; the demo DAG's time")
-    p.add_argument("what", choices=["train", "dag"])
+    p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
+    p.add_argument("what", choices=["train", "describe", "dag"])
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both")
     p.set_defaults(func=_benchmark)

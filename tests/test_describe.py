@@ -87,6 +87,41 @@ def test_missing_or_empty_knowledge_base(tmp_path):
         load_entries(tmp_path)
 
 
+def _minimal_pdf(lines):
+    """A one-page PDF whose text layer holds ``lines`` (Helvetica, one line each)."""
+    ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+    for line in lines:
+        ops.append("(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*")
+    ops.append("ET")
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for k, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{k} 0 obj\n".encode() + obj + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def test_entries_from_pdf(tmp_path):
+    (tmp_path / "dict.pdf").write_bytes(_minimal_pdf(["TREE - The forearm stands upright,",
+                                                      "the hand open.", "HOUSE - Both hands form a roof."]))
+    kb = KnowledgeBase(load_entries(tmp_path))
+    assert kb.lookup("TREE").text == "The forearm stands upright, the hand open."
+    assert kb.lookup("HOUSE").text == "Both hands form a roof."
+
+
 def test_entries_from_csv_and_text(tmp_path):
     (tmp_path / "signs.csv").write_text("Gloss,Description\nTREE,The forearm stands upright.\n")
     (tmp_path / "more.txt").write_text("HOUSE - Both hands form a roof.\n\nA paragraph with no headword.\n")

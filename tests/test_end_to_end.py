@@ -102,6 +102,7 @@ def test_kill_minus_nine_then_rerun_gives_the_same_result(dag_run):
 def test_dvc_repro_runs_the_same_dag(tmp_path):
     wd = make_workdir(tmp_path, tiny_params())
     env = tool_env()
+    env["OPENAI_API_KEY"] = "sk-e2e-secret-never-written"      # the name params refer to
     subprocess.run(["git", "init", "-q"], cwd=wd, check=True, env=env)
     subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=wd, check=True, env=env)
     subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=wd, check=True, env=env)
@@ -110,5 +111,7 @@ def test_dvc_repro_runs_the_same_dag(tmp_path):
     metrics = json.loads((wd / "results/demo/metrics.json").read_text())
     assert set(metrics["streams"]) == {"joint", "bone", "joint_motion", "bone_motion"}
     assert (wd / "dvc.lock").exists()
+    written = [p for p in wd.rglob("*") if p.is_file() and ".git" not in p.parts]
+    assert not [p for p in written if b"sk-e2e-secret-never-written" in p.read_bytes()]
     again = subprocess.run([str(BIN / "dvc"), "status"], cwd=wd, env=env, capture_output=True, text=True)
     assert "up to date" in again.stdout

@@ -3,13 +3,10 @@ the real client): success, 429 then success, a timeout, malformed JSON then succ
 and a second run that makes no request at all. The key never leaves the environment."""
 import json
 import logging
-import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipeline.describe.echo_server import EchoServer
 from pipeline.describe.gsp import describe_all
 from pipeline.describe.index import Retriever, build_index
 from pipeline.describe.knowledge import KnowledgeBase, load_entries
@@ -19,80 +16,10 @@ SECRET = "sk-test-5ecret-do-not-leak"
 STEPS_PER_CLASS = 4          # primary, refine, synonyms, decompose
 
 
-class FakeOpenAI(ThreadingHTTPServer):
-    """Scripted chat-completions endpoint: each request pops the next behaviour
-    ('ok', '429', '500', 'slow', 'garbage'); an empty script answers 'ok'."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.script: list[str] = []
-        self.requests: list[dict] = []
-        self.auth: set[str] = set()
-        self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-def _answer(body: dict) -> dict:
-    step = body["response_format"]["json_schema"]["name"]
-    text = body["messages"][-1]["content"]
-    gloss = re.search(r'sign "([^"]+)"', text).group(1)
-    if step == "primary":      # a grounded model leans on the first retrieved entry
-        entry = re.search(r"^- [^\n]*? — (.*)$", text, re.M)
-        return {"description": entry.group(1) if entry else f"For {gloss} the hand taps the chin."}
-    if step == "refine":
-        return {"refined": f"For {gloss} the flat dominant hand taps the chin twice."}
-    if step == "synonyms":
-        n = int(re.search(r"Write (\d+) alternative", text).group(1))
-        return {"synonyms": [f"{gloss} variant {k}: the flat strong hand touches the chin." for k in range(n)]}
-    return {"segments": [{"text": "The flat dominant hand", "parts": ["right_hand"]},
-                         {"text": "taps the chin", "parts": ["right_hand", "face", "body"]}]}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):        # keep pytest output clean
-        pass
-
-    def do_POST(self):
-        server: FakeOpenAI = self.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with server.lock:
-            server.requests.append(body)
-            server.auth.add(self.headers.get("Authorization", ""))
-            behaviour = server.script.pop(0) if server.script else "ok"
-        if behaviour in ("429", "500"):
-            self._send(int(behaviour), {"error": {"message": "try later", "type": "rate_limit"}})
-            return
-        if behaviour == "slow":
-            time.sleep(1.5)
-        content = "{not json" if behaviour == "garbage" else json.dumps(_answer(body))
-        self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-
-    def _send(self, status: int, payload: dict):
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):   # the client timed out first
-            pass
-
-
 @pytest.fixture()
 def server():
-    srv = FakeOpenAI()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with EchoServer() as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

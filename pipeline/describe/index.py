@@ -38,10 +38,9 @@ def _embedding(encoder: str):
 
 def build_index(entries: list[Entry], encoder: str, out_dir: Path) -> None:
     """Embed every entry (headword + text) and persist the index into ``out_dir``."""
-    from llama_index.core import Settings, VectorStoreIndex
+    from llama_index.core import VectorStoreIndex
     from llama_index.core.schema import TextNode
 
-    Settings.llm = None            # retrieval only: never reach for a default LLM
     nodes = [TextNode(id_=e.id, text=f"{e.headword} — {e.text}" if e.headword else e.text,
                       metadata={"headword": e.headword or "", "source": e.source}) for e in entries]
     index = VectorStoreIndex(nodes, embed_model=_embedding(encoder), show_progress=False)
@@ -53,9 +52,8 @@ class Retriever:
     """Top-k entries for a query from a persisted index."""
 
     def __init__(self, index_dir: Path, kb: KnowledgeBase):
-        from llama_index.core import Settings, StorageContext, load_index_from_storage
+        from llama_index.core import StorageContext, load_index_from_storage
 
-        Settings.llm = None
         meta = json.loads((Path(index_dir) / "gspmc_index.json").read_text())
         ctx = StorageContext.from_defaults(persist_dir=str(index_dir))
         self.index = load_index_from_storage(ctx, embed_model=_embedding(meta["encoder"]))

@@ -43,9 +43,15 @@ def _from_paragraph(para: str) -> tuple[str | None, str]:
     return None, para
 
 
+# PDF text extraction loses blank lines, so there a new entry also starts at a line that
+# opens with an upper-case headword (or "X handshape") and a separator.
+_PDF_ENTRY_START = re.compile(r"^(?:[A-Z0-9][A-Z0-9' -]{0,40}|[\w-]+ handshape)\s*(?:—|–|-|:)\s")
+
+
 def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
-    return "\n\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+    lines = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages).splitlines()
+    return "\n".join(("\n" + line) if _PDF_ENTRY_START.match(line) else line for line in lines)
 
 
 def _read_csv(path: Path) -> list[tuple[str | None, str]]:
