@@ -21,4 +21,4 @@ include: "workflow/rules/evaluate.smk"
 rule all:
     input:
         f"{RES}/metrics.json",
-        expand(f"{RES}/descriptions/{{variant}}.jsonl", variant=config["describe"]["variants"]),
+        expand(f"{RES}/text/{{variant}}.safetensors", variant=config["describe"]["variants"]),

@@ -7,6 +7,7 @@ Each configuration runs in its own process so its peak RSS is its own.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -42,11 +43,27 @@ def _shape_of(params: dict, which: str) -> dict:
             "num_class": params.get("synthetic", {}).get("classes", 40)}
 
 
-def measure_training(shape: dict, steps: int, threads: int) -> dict:
-    """Full SGD steps (forward, CE, backward, update) on random data of the shape."""
+def _random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: int = 6):
+    """A text bank of the demo's proportions with random unit vectors: the MC terms'
+    cost does not depend on what the texts say."""
+    import numpy as np
+
+    from .text.bank import PARTS, TextBank
+    rng = np.random.default_rng(0)
+    unit = lambda *s: (lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True))(  # noqa: E731
+        rng.normal(size=(*s, dim)).astype(np.float32))
+    M = num_class * segments
+    return TextBank(unit(num_class), unit(num_class, synonyms), np.ones((num_class, synonyms), bool), unit(M),
+                    np.repeat(np.arange(num_class), segments), rng.random((M, len(PARTS))) < 0.4, {})
+
+
+def measure_training(shape: dict, steps: int, threads: int, mc: bool = False) -> dict:
+    """Full SGD steps (forward, CE [+ MC terms], backward, update) on random data of the shape."""
     from .data.wholebody import get_preset
     from .model.ctrgcn import count_parameters
+    from .model.heads import TextAlignmentHeads
     from .train.loop import build_model, keep_freed_memory
+    from .train.mc import TERMS, mc_losses, total_loss
 
     keep_freed_memory()
     torch.set_num_threads(threads)
@@ -55,13 +72,23 @@ def measure_training(shape: dict, steps: int, threads: int) -> dict:
     if preset.num_points != shape["num_points"]:
         raise ValueError(f"no preset with {shape['num_points']} points")
     model = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    params = list(model.parameters())
+    if mc:
+        bank = _random_bank(shape["num_class"])
+        heads = TextAlignmentHeads(model.out_channels, bank.dim, {k: list(v) for k, v in preset.parts.items()})
+        params += list(heads.parameters())
+        bank_t = bank.to_torch("cpu")
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
     B = shape["batch_size"]
     x = torch.randn(B, 3, shape["window"], shape["num_points"])
     y = torch.randint(0, shape["num_class"], (B,))
 
     def step():
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        features = model.features(x)
+        loss = torch.nn.functional.cross_entropy(model.classify(features), y)
+        if mc:
+            glob, parts = heads(features)
+            loss = total_loss(loss, mc_losses(glob, parts, y, bank_t, list(TERMS), 0.1), 0.5)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -73,30 +100,35 @@ def measure_training(shape: dict, steps: int, threads: int) -> dict:
     seconds = time.perf_counter() - t0
     return {"parameters": count_parameters(model), "samples_per_s": steps * B / seconds,
             "step_seconds": seconds / steps, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "threads": threads, "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")},
+            "threads": threads, "mc": mc, "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")},
             "model": shape["model"]}
 
 
-def _train_in_child(params_path: Path, which: str, steps: int) -> dict:
+def _train_in_child(params_path: Path, which: str, steps: int, mc: bool) -> dict:
     code = ("import json,sys; from pipeline.benchmark import measure_training, _shape_of; "
             "from pipeline.config import load_params; p=load_params(sys.argv[1]); "
             "print(json.dumps(measure_training(_shape_of(p, sys.argv[2]), int(sys.argv[3]), "
-            "p['train']['threads'])))")
-    out = subprocess.run([sys.executable, "-c", code, str(params_path), which, str(steps)], check=True,
-                         capture_output=True, text=True).stdout
+            "p['train']['threads'], sys.argv[4] == 'mc')))")
+    out = subprocess.run([sys.executable, "-c", code, str(params_path), which, str(steps), "mc" if mc else "ce"],
+                         check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def benchmark_train(params_path: Path, which: str, steps: int) -> list[dict]:
+    """Each configuration with the CE loss alone, then with the MC heads and terms."""
     results = []
-    for name in (["demo", "paper"] if which == "both" else [which]):
-        r = _train_in_child(params_path, name, steps)
+    for name, mc in itertools.product(["demo", "paper"] if which == "both" else [which], (False, True)):
+        r = _train_in_child(params_path, name, steps, mc)
         r["config"] = name
         results.append(r)
-        line = (f"{name:5s}  params {r['parameters'] / 1e6:.3f} M  V={r['shape']['num_points']} "
-                f"T={r['shape']['window']} batch {r['shape']['batch_size']} classes {r['shape']['num_class']}  "
-                f"{r['samples_per_s']:.2f} samples/s  peak RSS {r['peak_rss_mib']:.0f} MiB")
-        if name == "paper":
+        line = (f"{name + ('+mc' if mc else ''):8s}  params {r['parameters'] / 1e6:.3f} M  "
+                f"V={r['shape']['num_points']} T={r['shape']['window']} batch {r['shape']['batch_size']} "
+                f"classes {r['shape']['num_class']}  {r['samples_per_s']:.2f} samples/s  "
+                f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+        if mc:
+            base = results[-2]["samples_per_s"]
+            line += f"  (MC heads and terms: {100 * (base / r['samples_per_s'] - 1):+.1f}% time per sample)"
+        elif name == "paper":
             line += (f"  ({r['samples_per_s'] / PUBLIC_REFERENCE_SAMPLES_PER_S:.2f}x the public CTR-GCN's "
                      f"{PUBLIC_REFERENCE_SAMPLES_PER_S} samples/s)")
         print(line, flush=True)
@@ -187,11 +219,64 @@ def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
     return results
 
 
+def benchmark_mc_seeds(params: dict, seeds: list[int]) -> Path:
+    """CE only vs full GSP-MC, every stream and the ensemble, one run per seed, on the
+    dataset's existing keypoints and text bank. Writes results/<ds>/tables/mc_vs_ce.{md,csv}
+    with the per-seed numbers and mean and spread."""
+    import copy
+
+    import pandas as pd
+
+    from .evaluate.ensemble import ensemble
+    from .io import write_text
+    from .train.stages import run_train
+    from .train.streams import STREAMS
+
+    res = Path("results") / params["dataset"]
+    text = res / "text" / f"{params['mc']['descriptions']}.safetensors"
+    needed = [res / "keypoints", res / "manifest.parquet", res / "classes.csv", text]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"run the DAG first (snakemake --cores 2 all); missing: {', '.join(missing)}")
+    variants = {"ce_only": [], "gsp_mc": ["global", "synonym", "parts"]}
+    rows = []
+    for seed in seeds:
+        for name, terms in variants.items():
+            p = copy.deepcopy(params)
+            p["seed"], p["mc"]["terms"] = seed, terms
+            out = res / "compare" / name / f"seed{seed}"
+            for stream in STREAMS:
+                run_train(p, stream, res / "keypoints", res / "manifest.parquet", res / "classes.csv", text,
+                          out / stream)
+            m = ensemble({s: out / s for s in STREAMS}, p["ensemble"]["weights"], p["ensemble"]["tune_on_val"])
+            row = {"variant": name, "seed": seed, "ensemble_top1": m["ensemble"]["test"]["top1"],
+                   **{f"{s}_top1": m["streams"][s]["test"]["top1"] for s in STREAMS}}
+            rows.append(row)
+            print(f"{name:8s} seed {seed}: ensemble {row['ensemble_top1']:.3f} joint {row['joint_top1']:.3f}",
+                  flush=True)
+    table = pd.DataFrame(rows)
+    summary = table.drop(columns="seed").groupby("variant").agg(["mean", "std"])
+    summary.columns = [f"{a} {b}" for a, b in summary.columns]
+    out_dir = res / "tables"
+    write_text(out_dir / "mc_vs_ce.csv", table.to_csv(index=False))
+    lines = [f"# CE only vs GSP-MC on `{params['dataset']}` ({len(seeds)} seeds, test top-1)", "",
+             "| variant | ensemble mean | ensemble std | joint mean | joint std |", "|---|---|---|---|---|"]
+    for variant, r in summary.iterrows():
+        lines.append(f"| {variant} | {r['ensemble_top1 mean']:.4f} | {r['ensemble_top1 std']:.4f} | "
+                     f"{r['joint_top1 mean']:.4f} | {r['joint_top1 std']:.4f} |")
+    lines += ["", "Per seed:", "", table.to_markdown(index=False, floatfmt=".4f")]
+    write_text(out_dir / "mc_vs_ce.md", "\n".join(lines) + "\n")
+    print("\n".join(lines[:6 + len(summary)]), flush=True)
+    return out_dir / "mc_vs_ce.md"
+
+
 def run_benchmark(args, params: dict) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
           f"torch {torch.__version__}", flush=True)
     if args.what == "train":
         benchmark_train(args.params, args.config, args.steps)
+    elif args.what == "mc":
+        benchmark_mc_seeds(params, list(range(args.seeds)))
     elif args.what == "describe":
         for endpoint in ("configured", "echo"):
             benchmark_describe(params, endpoint)

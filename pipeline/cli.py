@@ -38,7 +38,12 @@ def _describe(args, params):
 
 def _train(args, params):
     from .train.stages import run_train
-    run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.out)
+    run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.text, args.out)
+
+
+def _embed(args, params):
+    from .text.stages import run_embed
+    run_embed(params, args.descriptions, args.classes, args.out)
 
 
 def _ensemble(args, params):
@@ -87,11 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, required=True, help="Table-1 style markdown report")
     p.set_defaults(func=_describe)
 
+    p = sub.add_parser("embed", help="descriptions -> text bank (safetensors), each unique text encoded once")
+    p.add_argument("--descriptions", type=Path, required=True)
+    p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="results/<dataset>/text/<variant>.safetensors")
+    p.set_defaults(func=_embed)
+
     p = sub.add_parser("train", help="train one stream; checkpoints every epoch and resumes")
     p.add_argument("--stream", required=True, choices=["joint", "bone", "joint_motion", "bone_motion"])
     p.add_argument("--keypoints", type=Path, required=True)
     p.add_argument("--manifest", type=Path, required=True)
     p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--text", type=Path, required=True, help="the text bank (embed stage) for the MC terms")
     p.add_argument("--out", type=Path, required=True, help="results/<dataset>/train/<stream>")
     p.set_defaults(func=_train)
 
@@ -101,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_ensemble)
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag"])
+    p.add_argument("what", choices=["train", "describe", "dag", "mc"])
+    p.add_argument("--seeds", type=int, default=3, help="mc: seeds per variant")
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both")
     p.set_defaults(func=_benchmark)

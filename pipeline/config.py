@@ -44,6 +44,9 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if params["describe"]["provider"] == "offline" and "llm" in params["describe"]["variants"]:
         raise ParamsError(f"{source}: describe.variants: 'llm' (an LLM without the knowledge base) needs "
                           f"describe.provider: openai")
+    if params["mc"]["descriptions"] not in params["describe"]["variants"]:
+        raise ParamsError(f"{source}: mc.descriptions: {params['mc']['descriptions']!r} is not among "
+                          f"describe.variants {params['describe']['variants']}")
     synth = params.get("synthetic")
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "

@@ -55,7 +55,7 @@ def test_label_outside_the_class_list_names_the_sample(workdir):
     before = _snapshot(workdir / "results")
     res = _run(workdir, "train", "--stream", "joint", "--keypoints", "results/demo/keypoints",
                "--manifest", "results/demo/manifest.parquet", "--classes", "results/demo/classes.csv",
-               "--out", "results/demo/train/joint")
+               "--text", "results/demo/text/gsp.safetensors", "--out", "results/demo/train/joint")
     assert res.returncode == 2
     assert "outside the class list" in res.stderr and "sample 's0" in res.stderr
     assert _snapshot(workdir / "results") == before

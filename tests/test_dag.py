@@ -52,7 +52,7 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
     assert set(smk) == set(dvc)
     assert {"manifest", "pose", "keypoints", "ensemble", "train@joint", "train@bone",
             "train@joint_motion", "train@bone_motion", "kb_index", "describe@label", "describe@kb",
-            "describe@gsp"} == set(dvc)
+            "describe@gsp", "embed@label", "embed@kb", "embed@gsp"} == set(dvc)
     rule_params = snakemake_params()
     for name, (cmd, deps, outs, params) in dvc.items():
         s_cmd, s_in, s_out = smk[name]
@@ -66,5 +66,6 @@ def test_dvc_dag_shows_the_graph():
     out = subprocess.run([str(BIN / "dvc"), "dag", "--dot"], cwd=ROOT, env=tool_env(), capture_output=True,
                          text=True, check=True).stdout
     for a, b in [("manifest", "pose"), ("pose", "keypoints"), ("keypoints", "train@joint"),
-                 ("train@bone_motion", "ensemble"), ("manifest", "kb_index"), ("kb_index", "describe@gsp")]:
+                 ("train@bone_motion", "ensemble"), ("manifest", "kb_index"), ("kb_index", "describe@gsp"),
+                 ("describe@gsp", "embed@gsp"), ("embed@gsp", "train@joint")]:
         assert re.search(rf'"{re.escape(a)}"\s*->\s*"{re.escape(b)}"', out), (a, b, out)

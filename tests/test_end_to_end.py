@@ -15,7 +15,7 @@ import yaml
 from conftest import BIN, make_workdir, tiny_params, tool_env
 
 TRAIN_ARGS = ["--keypoints", "results/demo/keypoints", "--manifest", "results/demo/manifest.parquet",
-              "--classes", "results/demo/classes.csv"]
+              "--classes", "results/demo/classes.csv", "--text", "results/demo/text/gsp.safetensors"]
 
 
 def _snakemake(workdir: Path, *args) -> subprocess.CompletedProcess:

@@ -198,9 +198,11 @@ class CTRGCN(nn.Module):
         x = self.units(x)
         return x.view(N, M, *x.shape[1:]).mean(1)
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.drop(features.mean((2, 3))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x)
-        return self.fc(self.drop(f.mean((2, 3))))
+        return self.classify(self.features(x))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -26,12 +26,27 @@ from ..evaluate.metrics import accuracy_report
 from ..io import atomic_path, write_json
 from ..model.ctrgcn import CTRGCN, count_parameters
 from ..model.graph import spatial_adjacency
+from ..model.heads import TextAlignmentHeads
+from ..text.bank import TextBank
 from .feeder import Feeder
+from .mc import mc_losses, total_loss
 from .schedule import learning_rate
 
 log = logging.getLogger(__name__)
 
-LOG_FIELDS = ["epoch", "lr", "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "seconds"]
+LOG_FIELDS = ["epoch", "lr", "train_loss", "train_mc_loss", "train_top1", "val_loss", "val_top1", "val_top5",
+              "seconds"]
+
+
+@dataclass
+class MCSetup:
+    """What the MC objective needs: the text bank, which terms, temperature, lambda,
+    and each part's joint positions in the keypoint preset."""
+    bank: TextBank
+    terms: list[str]
+    temperature: float
+    weight: float
+    part_joints: dict[str, list[int]]
 
 
 @dataclass
@@ -132,8 +147,10 @@ def _write_log(path: Path, rows: list[dict]) -> None:
 
 
 def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges: list[tuple[int, int]],
-                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str) -> dict:
-    """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict."""
+                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
+                 mc: MCSetup | None = None) -> dict:
+    """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
+    With ``mc`` the MC terms join the CE loss; the text heads live only in training."""
     outputs = TrainOutputs.in_dir(out_dir)
     outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
@@ -142,13 +159,20 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
     torch.manual_seed(seed)
     num_points = train.clips[0].shape[1]
     model = build_model(model_cfg, num_class, edges, num_points).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"],
+    heads, bank = None, None
+    if mc is not None and mc.terms:
+        heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
+        bank = mc.bank.to_torch(device)
+    params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    optimizer = torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
                                 nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
     rows: list[dict] = []
     start_epoch = 0
     state = _load_checkpoint(outputs.checkpoint, fp)
     if state is not None:
         model.load_state_dict(state["model"])
+        if heads is not None:
+            heads.load_state_dict(state["heads"])
         optimizer.load_state_dict(state["optimizer"])
         rows = state["log"]
         start_epoch = int(state["epoch"]) + 1
@@ -162,13 +186,22 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
         rng = np.random.default_rng([seed, epoch])
         torch.manual_seed(seed * 100003 + epoch)
         model.train()
-        loss_sum, correct, seen = 0.0, 0, 0
+        if heads is not None:
+            heads.train()
+        loss_sum, mc_sum, correct, seen = 0.0, 0.0, 0, 0
         bar = tqdm(total=len(train) // cfg["batch_size"] or 1, desc=f"epoch {epoch + 1}/{epochs}",
                    leave=False, disable=None)
         for _, x, y in train.batches(cfg["batch_size"], rng, drop_last=True):
             xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-            logits = model(xb)
+            features = model.features(xb)
+            logits = model.classify(features)
             loss = nn.functional.cross_entropy(logits, yb)
+            if heads is not None:
+                glob, parts = heads(features)
+                terms = mc_losses(glob, parts, yb, bank, mc.terms, mc.temperature)
+                if terms:
+                    mc_sum += float(torch.stack(list(terms.values())).mean().detach()) * len(y)
+                loss = total_loss(loss, terms, mc.weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -181,13 +214,15 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
             raise ValueError(f"training split has {len(train)} clips, fewer than batch_size={cfg['batch_size']}")
         val_scores, val_loss = evaluate(model, val, cfg["batch_size"], device)
         val_acc = accuracy_report(val_scores, val.labels)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_top1": correct / seen,
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
+               "train_top1": correct / seen,
                "val_loss": val_loss, "val_top1": val_acc["top1"], "val_top5": val_acc["top5"],
                "seconds": round(time.time() - t0, 3)}
         rows.append(row)
         log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %.3f (%.1fs)", epoch + 1, epochs, lr,
                  row["train_loss"], row["train_top1"], row["val_top1"], row["seconds"])
         _save_checkpoint(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                              "heads": heads.state_dict() if heads is not None else {},
                                               "epoch": epoch, "log": rows, "fingerprint": fp})
 
     val_scores, _ = evaluate(model, val, cfg["batch_size"], device)

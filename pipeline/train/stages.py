@@ -6,14 +6,15 @@ from pathlib import Path
 
 from .data import load_splits
 from .feeder import Feeder
-from .loop import fingerprint, train_stream
+from ..text.bank import TextBank
+from .loop import MCSetup, fingerprint, train_stream
 from .streams import STREAMS
 
 log = logging.getLogger(__name__)
 
 
 def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, classes_path: Path,
-              out_dir: Path) -> dict:
+              text_bank: Path, out_dir: Path) -> dict:
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
     cfg = params["train"]
@@ -29,9 +30,15 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
         return Feeder(d.clips, d.labels, d.sample_ids, stream, parents, cfg["window"], cfg["crop_min"],
                       cfg["test_crop"])
 
-    fp = fingerprint(params["model"], cfg, params["seed"], stream, Path(keypoints_dir), Path(manifest),
-                     Path(classes_path))
+    mc_cfg = params["mc"]
+    bank = TextBank.load(text_bank)
+    if bank.num_classes != len(classes):
+        raise ValueError(f"{text_bank}: texts for {bank.num_classes} classes, but the class list has {len(classes)}")
+    mc = MCSetup(bank, list(mc_cfg["terms"]), mc_cfg["temperature"], mc_cfg["weight"],
+                 {k: list(v) for k, v in meta["parts"].items()})
+    fp = fingerprint(params["model"], cfg, mc_cfg, params["seed"], stream, Path(keypoints_dir), Path(manifest),
+                     Path(classes_path), Path(text_bank))
     metrics = train_stream(feeder("train"), feeder("val"), feeder("test"), len(classes), edges,
-                           params["model"], cfg, params["seed"], out_dir, fp)
+                           params["model"], cfg, params["seed"], out_dir, fp, mc)
     log.info("%s: val top-1 %.3f, test top-1 %.3f", stream, metrics["val"]["top1"], metrics["test"]["top1"])
     return metrics

@@ -29,3 +29,18 @@ rule describe:
         f"python -m pipeline describe --variant {{wildcards.variant}} --classes {RES}/classes.csv "
         f"--knowledge {KB} --index {RES}/kb_index --out {RES}/descriptions/{{wildcards.variant}}.jsonl "
         f"--report {RES}/descriptions/{{wildcards.variant}}.md"
+
+
+rule embed:
+    input:
+        f"{RES}/descriptions/{{variant}}.jsonl",
+        f"{RES}/classes.csv",
+    output:
+        f"{RES}/text/{{variant}}.safetensors",
+    wildcard_constraints:
+        variant="label|llm|kb|gsp",
+    params:
+        embed=config["embed"],
+    shell:
+        f"python -m pipeline embed --descriptions {RES}/descriptions/{{wildcards.variant}}.jsonl "
+        f"--classes {RES}/classes.csv --out {RES}/text/{{wildcards.variant}}.safetensors"

@@ -5,6 +5,7 @@ rule train:
         f"{RES}/keypoints",
         f"{RES}/manifest.parquet",
         f"{RES}/classes.csv",
+        f"{RES}/text/{config['mc']['descriptions']}.safetensors",
     output:
         f"{RES}/train/{{stream}}/model.pt",
         f"{RES}/train/{{stream}}/scores.npz",
@@ -16,7 +17,9 @@ rule train:
         seed=config["seed"],
         model=config["model"],
         train=config["train"],
+        mc=config["mc"],
     threads: config["train"]["threads"]   # the loop's torch intra-op threads
     shell:
         f"python -m pipeline train --stream {{wildcards.stream}} --keypoints {RES}/keypoints "
-        f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv --out {RES}/train/{{wildcards.stream}}"
+        f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv "
+        f"--text {RES}/text/{config['mc']['descriptions']}.safetensors --out {RES}/train/{{wildcards.stream}}"

@@ -1,0 +1,88 @@
+"""The embed stage: descriptions -> text bank, every unique text encoded once."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .bank import PARTS, TextBank
+from .cache import EmbeddingCache
+
+log = logging.getLogger(__name__)
+
+
+def read_descriptions(path: str | Path, num_classes: int) -> list[dict]:
+    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    by_label = {r["label"]: r for r in records}
+    missing = [k for k in range(num_classes) if k not in by_label]
+    if missing:
+        raise ValueError(f"{path}: no description for class label(s) {missing[:10]}"
+                         f"{' ...' if len(missing) > 10 else ''} of {num_classes}")
+    for r in records:
+        if not str(r.get("global", "")).strip():
+            raise ValueError(f"{path}: class {r.get('gloss')!r} has an empty global description")
+        for seg in r.get("parts", []):
+            if not seg.get("parts"):
+                raise ValueError(f"{path}: class {r['gloss']!r} has a segment with an empty part list: "
+                                 f"{seg.get('text', '')[:60]!r}")
+            bad = [p for p in seg["parts"] if p not in PARTS]
+            if bad:
+                raise ValueError(f"{path}: class {r['gloss']!r}: unknown part(s) {bad}; known: {PARTS}")
+    return [by_label[k] for k in range(num_classes)]
+
+
+def count_truncated(encoder, texts: list[str]) -> int:
+    """Texts longer than the encoder's token limit: sentence-transformers cuts them
+    silently; we count and log them instead."""
+    limit = encoder.max_seq_length
+    lengths = [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+    return sum(n > limit for n in lengths)
+
+
+def encode_unique(encoder_name: str, texts: list[str], cache: EmbeddingCache) -> tuple[dict[str, np.ndarray], dict]:
+    from .encoders import encode, load_encoder
+
+    unique = list(dict.fromkeys(texts))
+    found = cache.get_many(encoder_name, unique)
+    todo = [t for t in unique if t not in found]
+    stats = {"texts": len(texts), "unique": len(unique), "cache_hits": len(found), "encoded": len(todo),
+             "truncated": 0}
+    if todo:
+        stats["truncated"] = count_truncated(load_encoder(encoder_name), todo)
+        if stats["truncated"]:
+            log.warning("%d text(s) exceed the encoder's %d-token limit and were truncated", stats["truncated"],
+                        load_encoder(encoder_name).max_seq_length)
+        new = dict(zip(todo, encode(encoder_name, todo)))
+        cache.put_many(encoder_name, new)
+        found.update(new)
+    return found, stats
+
+
+def build_bank(records: list[dict], encoder_name: str, cache: EmbeddingCache, variant: str) -> tuple[TextBank, dict]:
+    texts = []
+    for r in records:
+        texts.append(r["global"])
+        texts.extend(r.get("synonyms", []))
+        texts.extend(seg["text"] for seg in r.get("parts", []))
+    vectors, stats = encode_unique(encoder_name, texts, cache)
+    dim = len(next(iter(vectors.values())))
+    C = len(records)
+    S = max([len(r.get("synonyms", [])) for r in records] + [1])
+    glob = np.stack([vectors[r["global"]] for r in records]).astype(np.float32)
+    syn = np.zeros((C, S, dim), np.float32)
+    syn_mask = np.zeros((C, S), bool)
+    seg, seg_class, seg_parts = [], [], []
+    for c, r in enumerate(records):
+        for k, t in enumerate(r.get("synonyms", [])):
+            syn[c, k], syn_mask[c, k] = vectors[t], True
+        for s in r.get("parts", []):
+            seg.append(vectors[s["text"]])
+            seg_class.append(c)
+            seg_parts.append([p in s["parts"] for p in PARTS])
+    segments = np.stack(seg).astype(np.float32) if seg else np.zeros((0, dim), np.float32)
+    bank = TextBank(glob, syn, syn_mask, segments, np.array(seg_class, np.int64),
+                    np.array(seg_parts, bool).reshape(-1, len(PARTS)),
+                    {"encoder": encoder_name, "variant": variant, "parts": list(PARTS), "dim": dim})
+    return bank, stats
