@@ -54,6 +54,21 @@ def test_second_run_does_nothing(dag_run):
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
+def test_changing_training_params_reencodes_no_text(dag_run):
+    params_file = dag_run / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["lr"] = params["train"]["lr"] / 2
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        out = _snakemake(dag_run, "-n", "all").stdout
+    finally:
+        params_file.write_text(original)
+    stats = re.search(r"Job stats:\njob\s+count\n[- ]+\n((?:\w+\s+\d+\n)+)", out).group(1)
+    jobs = dict(line.split() for line in stats.splitlines())
+    assert jobs.get("train") == "4" and "embed" not in jobs and "describe" not in jobs, jobs
+
+
 def test_one_stream_rebuilds_alone(dag_run):
     target = dag_run / "results/demo/train/bone/model.pt"
     target.unlink()
