@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-PARTS = ("body", "left_hand", "right_hand", "face", "mouth")
+from ..data.wholebody import PART_NAMES as PARTS
 
 # "As in the sign HOUSE", "like the sign HOUSE", "see HOUSE"
 SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ee|[Cc]ompare)(?: the sign)? ([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\b")

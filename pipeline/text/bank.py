@@ -17,9 +17,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from ..data.wholebody import PART_NAMES as PARTS
 from ..io import atomic_path
-
-PARTS = ("body", "left_hand", "right_hand", "face", "mouth")
 
 
 @dataclass
