@@ -7,7 +7,6 @@ Each configuration runs in its own process so its peak RSS is its own.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -57,8 +56,10 @@ def _random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: in
                     np.repeat(np.arange(num_class), segments), rng.random((M, len(PARTS))) < 0.4, {})
 
 
-def measure_training(shape: dict, steps: int, threads: int, mc: bool = False) -> dict:
-    """Full SGD steps (forward, CE [+ MC terms], backward, update) on random data of the shape."""
+def measure_training(shape: dict, steps: int, threads: int) -> dict:
+    """Full SGD steps (forward, loss, backward, update) on random data of the shape,
+    CE alone and CE + MC terms interleaved step by step on one model, so the two
+    rates see the same machine state (separate runs here vary by +-15%)."""
     from .data.wholebody import get_preset
     from .model.ctrgcn import count_parameters
     from .model.heads import TextAlignmentHeads
@@ -72,18 +73,16 @@ def measure_training(shape: dict, steps: int, threads: int, mc: bool = False) ->
     if preset.num_points != shape["num_points"]:
         raise ValueError(f"no preset with {shape['num_points']} points")
     model = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
-    params = list(model.parameters())
-    if mc:
-        bank = _random_bank(shape["num_class"])
-        heads = TextAlignmentHeads(model.out_channels, bank.dim, {k: list(v) for k, v in preset.parts.items()})
-        params += list(heads.parameters())
-        bank_t = bank.to_torch("cpu")
-    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    bank = _random_bank(shape["num_class"])
+    heads = TextAlignmentHeads(model.out_channels, bank.dim, {k: list(v) for k, v in preset.parts.items()})
+    bank_t = bank.to_torch("cpu")
+    opt = torch.optim.SGD(list(model.parameters()) + list(heads.parameters()), lr=0.01, momentum=0.9,
+                          nesterov=True, weight_decay=5e-4)
     B = shape["batch_size"]
     x = torch.randn(B, 3, shape["window"], shape["num_points"])
     y = torch.randint(0, shape["num_class"], (B,))
 
-    def step():
+    def step(mc: bool):
         features = model.features(x)
         loss = torch.nn.functional.cross_entropy(model.classify(features), y)
         if mc:
@@ -93,44 +92,46 @@ def measure_training(shape: dict, steps: int, threads: int, mc: bool = False) ->
         loss.backward()
         opt.step()
 
-    step()                                     # warm-up: allocator, kernels
-    t0 = time.perf_counter()
+    step(False)                                # warm-up: allocator, kernels
+    step(True)
+    seconds = {False: 0.0, True: 0.0}
     for _ in range(steps):
-        step()
-    seconds = time.perf_counter() - t0
-    return {"parameters": count_parameters(model), "samples_per_s": steps * B / seconds,
-            "step_seconds": seconds / steps, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "threads": threads, "mc": mc, "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")},
+        for mc in (False, True):
+            t0 = time.perf_counter()
+            step(mc)
+            seconds[mc] += time.perf_counter() - t0
+    return {"parameters": count_parameters(model), "samples_per_s": steps * B / seconds[False],
+            "samples_per_s_mc": steps * B / seconds[True], "mc_overhead": seconds[True] / seconds[False] - 1,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": threads,
+            "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")},
             "model": shape["model"]}
 
 
-def _train_in_child(params_path: Path, which: str, steps: int, mc: bool) -> dict:
+def _train_in_child(params_path: Path, which: str, steps: int) -> dict:
     code = ("import json,sys; from pipeline.benchmark import measure_training, _shape_of; "
             "from pipeline.config import load_params; p=load_params(sys.argv[1]); "
             "print(json.dumps(measure_training(_shape_of(p, sys.argv[2]), int(sys.argv[3]), "
-            "p['train']['threads'], sys.argv[4] == 'mc')))")
-    out = subprocess.run([sys.executable, "-c", code, str(params_path), which, str(steps), "mc" if mc else "ce"],
+            "p['train']['threads'])))")
+    out = subprocess.run([sys.executable, "-c", code, str(params_path), which, str(steps)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def benchmark_train(params_path: Path, which: str, steps: int) -> list[dict]:
-    """Each configuration with the CE loss alone, then with the MC heads and terms."""
+    """Each configuration in its own process (its own peak RSS): CE alone and with
+    the MC heads and terms, interleaved."""
     results = []
-    for name, mc in itertools.product(["demo", "paper"] if which == "both" else [which], (False, True)):
-        r = _train_in_child(params_path, name, steps, mc)
+    for name in ["demo", "paper"] if which == "both" else [which]:
+        r = _train_in_child(params_path, name, steps)
         r["config"] = name
         results.append(r)
-        line = (f"{name + ('+mc' if mc else ''):8s}  params {r['parameters'] / 1e6:.3f} M  "
-                f"V={r['shape']['num_points']} T={r['shape']['window']} batch {r['shape']['batch_size']} "
-                f"classes {r['shape']['num_class']}  {r['samples_per_s']:.2f} samples/s  "
-                f"peak RSS {r['peak_rss_mib']:.0f} MiB")
-        if mc:
-            base = results[-2]["samples_per_s"]
-            line += f"  (MC heads and terms: {100 * (base / r['samples_per_s'] - 1):+.1f}% time per sample)"
-        elif name == "paper":
-            line += (f"  ({r['samples_per_s'] / PUBLIC_REFERENCE_SAMPLES_PER_S:.2f}x the public CTR-GCN's "
-                     f"{PUBLIC_REFERENCE_SAMPLES_PER_S} samples/s)")
+        line = (f"{name:5s}  params {r['parameters'] / 1e6:.3f} M  V={r['shape']['num_points']} "
+                f"T={r['shape']['window']} batch {r['shape']['batch_size']} classes {r['shape']['num_class']}  "
+                f"CE {r['samples_per_s']:.2f} samples/s, CE+MC {r['samples_per_s_mc']:.2f} samples/s "
+                f"(MC {100 * r['mc_overhead']:+.1f}% time)  peak RSS {r['peak_rss_mib']:.0f} MiB")
+        if name == "paper":
+            line += (f"  [{r['samples_per_s'] / PUBLIC_REFERENCE_SAMPLES_PER_S:.2f}x the public CTR-GCN's "
+                     f"{PUBLIC_REFERENCE_SAMPLES_PER_S} samples/s]")
         print(line, flush=True)
     return results
 
