@@ -23,10 +23,6 @@ _MOUTH_SENTENCE = re.compile(r"\b(mouth|lips|cheeks are puffed)\b", re.I)
 _BROW_SENTENCE = re.compile(r"\b(brows|eyebrows|face stays)\b", re.I)
 
 
-class UnresolvedReference(ValueError):
-    """An entry refers to a sign or handshape the knowledge base does not define."""
-
-
 @dataclass
 class Refinement:
     text: str

@@ -55,7 +55,8 @@ def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: 
                          "openai; the offline composer only writes grounded descriptions")
     classes = read_classes(classes_path)
     kb = KnowledgeBase(load_entries(knowledge_dir))
-    retriever = Retriever(index_dir, kb)
+    # only the grounded variants retrieve; the others need no index (nor the encoder it loads)
+    retriever = Retriever(index_dir, kb) if variant in ("kb", "gsp") else None
     provider = make_provider(params, kb)
     t0 = time.perf_counter()
     records = describe_all(list(zip(classes["label"].tolist(), classes["gloss"].tolist())), variant, kb, retriever,

@@ -14,7 +14,6 @@ from .phonology import HANDSHAPES, SignSpec
 
 _PER_REP_SECONDS = {"tap": 0.30, "circle": 0.60, "arc": 0.60, "push": 0.50, "down": 0.50,
                     "side": 0.50, "zigzag": 0.70, "wiggle": 0.50, "twist": 0.45}
-_PERIODIC = {"tap", "circle", "wiggle", "twist"}
 
 
 def _ease(x: np.ndarray) -> np.ndarray:
