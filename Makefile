@@ -40,7 +40,7 @@ lock:
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
 	.lockvenv/bin/python -m pip install --quiet --upgrade pip
 	.lockvenv/bin/python -m pip install --quiet -r envs/requirements.in
-	{ echo "# Generated: pip freeze of a fresh venv after 'pip install -r envs/requirements.in'."; \
+	{ echo "# Generated: pip freeze of a fresh venv after 'pip install -r envs/requirements.in' (Python $$(.lockvenv/bin/python -c 'import sys; print(*sys.version_info[:2], sep=".")'))."; \
 	  echo "# Regenerate with: make lock"; \
 	  .lockvenv/bin/python -m pip freeze | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; } > envs/requirements.txt
 	rm -rf .lockvenv

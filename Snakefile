@@ -1,8 +1,10 @@
 # The GSP-MC DAG. Thin: params, the rule files, the final target.
-# dvc.yaml describes the same stages (tests/test_dag.py keeps the two in step).
+# dvc.yaml describes the same stages, experiments/dvc.yaml the targets outside `all`
+# (tests/test_dag.py keeps them in step).
 from snakemake.utils import validate
 
 from pipeline.config import check_snakemake_config
+from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
 
 configfile: "params.yaml"
 validate(config, "workflow/schemas/params.schema.json")
@@ -16,9 +18,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ablations.smk"
 
 
 rule all:
+    default_target: True   # `snakemake --cores N` alone builds this
     input:
         f"{RES}/metrics.json",
         expand(f"{RES}/text/{{variant}}.safetensors", variant=config["describe"]["variants"]),

@@ -2,6 +2,7 @@
 
     python -m pipeline benchmark train   # samples/s + peak memory, demo width and paper size
     python -m pipeline benchmark dag     # the whole demo DAG: wall time and peak memory
+    python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
 
 Each configuration runs in its own process so its peak RSS is its own.
 """
@@ -278,6 +279,9 @@ def run_benchmark(args, params: dict) -> None:
         benchmark_train(args.params, args.config, args.steps)
     elif args.what == "mc":
         benchmark_mc_seeds(params, list(range(args.seeds)))
+    elif args.what == "pose":
+        from .pose.benchmark import benchmark_pose
+        benchmark_pose(params, args.video, args.copies, psutil.cpu_count())
     elif args.what == "describe":
         for endpoint in ("configured", "echo"):
             benchmark_describe(params, endpoint)

@@ -18,7 +18,8 @@ def _manifest(args, params):
 
 def _pose(args, params):
     from .pose.stages import run_pose
-    run_pose(params, args.manifest, args.corpus, args.out)
+    run_pose(params, args.manifest, args.corpus, args.out, args.shard,
+             args.workers if args.workers is not None else params["pose"]["workers"])
 
 
 def _keypoints(args, params):
@@ -38,7 +39,8 @@ def _describe(args, params):
 
 def _train(args, params):
     from .train.stages import run_train
-    run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.text, args.out)
+    run_train(params, args.stream, args.keypoints, args.manifest, args.classes, args.text, args.out,
+              args.ablation)
 
 
 def _embed(args, params):
@@ -49,6 +51,11 @@ def _embed(args, params):
 def _ensemble(args, params):
     from .evaluate.stages import run_ensemble
     run_ensemble(params, args.train_dir, args.out)
+
+
+def _ablation_table(args, params):
+    from .evaluate.stages import run_ablation_table
+    run_ablation_table(params, args.ablations_dir, args.out_dir)
 
 
 def _benchmark(args, params):
@@ -69,8 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")
     p.add_argument("--manifest", type=Path, required=True)
-    p.add_argument("--corpus", type=Path, required=True, help="corpus.json of the synthetic dataset")
+    p.add_argument("--corpus", type=Path, help="corpus.json (pose.backend synthetic: the demo dataset)")
     p.add_argument("--out", type=Path, required=True, help="pose shard directory")
+    p.add_argument("--shard", type=int, help="compute this shard only (one job); without it: every shard "
+                   "that is not up to date, then index.json and quarantine.csv")
+    p.add_argument("--workers", type=int, help="shards in parallel (default: pose.workers)")
     p.set_defaults(func=_pose)
 
     p = sub.add_parser("keypoints", help="pose shards -> normalised keypoint shards of the preset")
@@ -105,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=Path, required=True)
     p.add_argument("--text", type=Path, required=True, help="the text bank (embed stage) for the MC terms")
     p.add_argument("--out", type=Path, required=True, help="results/<dataset>/train/<stream>")
+    p.add_argument("--ablation", help="train with the MC terms of params.ablations.terms[NAME] (Table 5)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("ensemble", help="weighted sum of the streams' scores -> metrics.json")
@@ -112,11 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="metrics.json")
     p.set_defaults(func=_ensemble)
 
+    p = sub.add_parser("ablation-table", help="the trained MC-terms ablations -> tables/table5.{md,csv}")
+    p.add_argument("--ablations-dir", type=Path, required=True, help="results/<dataset>/ablations")
+    p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/tables")
+    p.set_defaults(func=_ablation_table)
+
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag", "mc"])
+    p.add_argument("what", choices=["train", "describe", "dag", "mc", "pose"])
     p.add_argument("--seeds", type=int, default=3, help="mc: seeds per variant")
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both")
+    p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),
+                   help="pose: the video to time the backends on")
+    p.add_argument("--copies", type=int, default=8, help="pose: copies of the video for the parallel run")
     p.set_defaults(func=_benchmark)
     return parser
 

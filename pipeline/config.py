@@ -47,6 +47,10 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if params["mc"]["descriptions"] not in params["describe"]["variants"]:
         raise ParamsError(f"{source}: mc.descriptions: {params['mc']['descriptions']!r} is not among "
                           f"describe.variants {params['describe']['variants']}")
+    unknown = [name for name in params["ablations"]["run"] if name not in params["ablations"]["terms"]]
+    if unknown:
+        raise ParamsError(f"{source}: ablations.run: {unknown} not defined under ablations.terms "
+                          f"({sorted(params['ablations']['terms'])})")
     synth = params.get("synthetic")
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "

@@ -3,6 +3,7 @@ place, so a killed stage never leaves a half-written file that looks complete.""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -63,3 +64,15 @@ def write_json(path: str | Path, obj) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str | None:
+    """sha256 of a file's bytes, or None when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()

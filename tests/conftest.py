@@ -29,6 +29,7 @@ def tiny_params() -> dict:
     p["pose"]["shard_size"] = 16
     p["model"].update(base_channels=8, num_units=3, stride_units=[2])
     p["train"].update(window=12, epochs=2, batch_size=8, warmup_epochs=1, lr_steps=[2], threads=1)
+    p["ablations"]["run"] = ["ce", "multipart"]
     return p
 
 
@@ -37,7 +38,8 @@ def make_workdir(tmp: Path, params: dict) -> Path:
     for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, tmp / name)
-    shutil.copytree(ROOT / "workflow", tmp / "workflow")
+    for folder in ("workflow", "experiments"):
+        shutil.copytree(ROOT / folder, tmp / folder)
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return tmp
 

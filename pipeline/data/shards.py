@@ -13,20 +13,26 @@ import pyarrow.parquet as pq
 from ..io import atomic_path
 
 META_KEY = b"gspmc"
+QUARANTINE = "quarantine.csv"   # next to the shards: samples a stage could not produce, and why
 
 
-def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict) -> None:
-    """``samples``: sample_id -> (T, V, C) float32. All samples share V and C."""
+def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict,
+                empty_shape: tuple[int, int] | None = None) -> None:
+    """``samples``: sample_id -> (T, V, C) float32. All samples share V and C. A shard with
+    no samples (every video of a pose shard quarantined) is written only when
+    ``empty_shape`` gives its (V, C)."""
     ids = sorted(samples)
-    if not ids:
+    if not ids and empty_shape is None:
         raise ValueError(f"{path}: refusing to write an empty shard")
-    V, C = samples[ids[0]].shape[1:]
+    V, C = samples[ids[0]].shape[1:] if ids else empty_shape
     for sid in ids:
         if samples[sid].shape[1:] != (V, C) or samples[sid].shape[0] == 0:
             raise ValueError(f"{path}: sample {sid} has shape {samples[sid].shape}, expected (T>0, {V}, {C})")
-    frames = np.concatenate([samples[s].reshape(len(samples[s]), V * C) for s in ids]).astype(np.float32)
-    sample_col = np.concatenate([[s] * len(samples[s]) for s in ids])
-    frame_col = np.concatenate([np.arange(len(samples[s]), dtype=np.int32) for s in ids])
+    frames = (np.concatenate([samples[s].reshape(len(samples[s]), V * C) for s in ids]) if ids
+              else np.zeros((0, V * C))).astype(np.float32)
+    sample_col = np.concatenate([[s] * len(samples[s]) for s in ids]) if ids else np.array([], dtype=str)
+    frame_col = (np.concatenate([np.arange(len(samples[s]), dtype=np.int32) for s in ids]) if ids
+                 else np.array([], np.int32))
     values = pa.array(frames.reshape(-1), type=pa.float32())
     table = pa.table({
         "sample_id": pa.array(sample_col, type=pa.string()),
@@ -54,6 +60,8 @@ def read_shard(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     frames = flat.reshape(-1, V, C).astype(np.float32, copy=False)
     ids = table.column("sample_id").to_numpy(zero_copy_only=False)
     out: dict[str, np.ndarray] = {}
+    if len(ids) == 0:
+        return out, meta
     # rows are sorted by sample, so each sample is one contiguous run
     change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     for start, stop in zip(np.r_[0, change], np.r_[change, len(ids)]):

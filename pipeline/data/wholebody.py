@@ -169,3 +169,21 @@ def get_preset(name: str) -> Preset:
         parents=preset_parents(indices),
         parts={p: tuple(v) for p, v in parts.items() if v},
     )
+
+
+def mirror_permutation() -> list[int]:
+    """Index map of a horizontal mirror: the point that lands on index i is perm[i] (left
+    and right body, foot and hand points swap; the face-68 points swap across the midline)."""
+    perm = list(range(NUM_WHOLEBODY))
+    pairs = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 20), (18, 21), (19, 22)]
+    face = [(k, 16 - k) for k in range(8)]                                   # jaw
+    face += [(17 + k, 26 - k) for k in range(5)]                             # brows
+    face += [(31, 35), (32, 34)]                                             # nose base
+    face += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]     # eyes
+    face += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58)]               # outer lip
+    face += [(60, 64), (61, 63), (65, 67)]                                   # inner lip
+    pairs += [(FACE_START + a, FACE_START + b) for a, b in face]
+    pairs += [(a, b) for a, b in zip(LEFT_HAND, RIGHT_HAND)]
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm

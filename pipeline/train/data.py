@@ -1,6 +1,7 @@
 """Loading the keypoint shards of each split for training."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,15 @@ import numpy as np
 import pandas as pd
 
 from ..data.manifest import check_manifest, read_classes
-from ..data.shards import read_shards
+from ..data.shards import QUARANTINE, read_shards
+
+
+log = logging.getLogger(__name__)
+
+
+def read_quarantine(shard_dir: str | Path) -> set[str]:
+    path = Path(shard_dir) / QUARANTINE
+    return set(pd.read_csv(path, dtype=str)["sample_id"]) if path.exists() else set()
 
 
 @dataclass
@@ -24,6 +33,12 @@ def load_splits(keypoints_dir: str | Path, manifest_path: str | Path, classes_pa
     manifest = pd.read_parquet(manifest_path)
     check_manifest(manifest, classes, str(manifest_path))
     samples, meta = read_shards(keypoints_dir)
+    quarantined = read_quarantine(keypoints_dir)
+    dropped = manifest["sample_id"].isin(quarantined)
+    if dropped.any():
+        log.warning("%s: %d sample(s) quarantined by the pose stage are left out (%s)", keypoints_dir,
+                    int(dropped.sum()), Path(keypoints_dir) / QUARANTINE)
+        manifest = manifest[~dropped]
     splits: dict[str, SplitData] = {}
     for split, rows in manifest.groupby("split", sort=False):
         ids = list(rows["sample_id"])

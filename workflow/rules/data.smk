@@ -1,7 +1,8 @@
 # manifest -> pose -> keypoints. `params:` carry the params sections a rule reads, so
 # snakemake reruns a rule when they change (as DVC does from dvc.yaml's params).
 
-rule manifest:
+# A checkpoint: the number of pose shards (one job each) is known once the manifest exists.
+checkpoint manifest:
     output:
         f"{RES}/manifest.parquet",
         f"{RES}/classes.csv",
@@ -15,21 +16,58 @@ rule manifest:
         f"python -m pipeline manifest --out-dir {RES}"
 
 
-rule pose:
+POSE_CMD = (f"python -m pipeline pose --manifest {RES}/manifest.parquet --corpus {RES}/corpus.json "
+            f"--out {RES}/pose")
+# What a shard depends on: the active backend's settings, not the others' (and not
+# `workers`, which parallelises only the single-process run of dvc repro; here --cores does).
+POSE_PARAMS = {k: config["pose"][k] for k in ("backend", "shard_size", "on_error", "min_decoded_fraction")}
+POSE_PARAMS["settings"] = config["pose"].get(POSE_SETTINGS.get(config["pose"]["backend"], ""))
+
+
+def pose_shard_files(wildcards):
+    import math
+
+    import pyarrow.parquet as pq
+
+    samples = pq.ParquetFile(checkpoints.manifest.get().output[0]).metadata.num_rows
+    shards = math.ceil(samples / config["pose"]["shard_size"])
+    return [f"{RES}/pose/shard-{k:05d}.parquet" for k in range(shards)]
+
+
+rule pose_shard:
     input:
         f"{RES}/manifest.parquet",
         f"{RES}/corpus.json",
     output:
-        directory(f"{RES}/pose"),
+        f"{RES}/pose/shard-{{shard}}.parquet",
+    wildcard_constraints:
+        shard=r"\d{5}",
     params:
-        pose=config["pose"],
+        pose=POSE_PARAMS,
+    threads: 1
     shell:
-        f"python -m pipeline pose --manifest {RES}/manifest.parquet --corpus {RES}/corpus.json --out {RES}/pose"
+        POSE_CMD + " --shard {wildcards.shard}"
+
+
+# Checks the shards, then writes the index and the quarantine list (what `dvc repro`'s
+# single pose stage does after computing the shards itself).
+rule pose:
+    input:
+        f"{RES}/manifest.parquet",
+        f"{RES}/corpus.json",
+        pose_shard_files,
+    output:
+        f"{RES}/pose/index.json",
+        f"{RES}/pose/quarantine.csv",
+    params:
+        pose=POSE_PARAMS,
+    shell:
+        POSE_CMD
 
 
 rule keypoints:
     input:
-        f"{RES}/pose",
+        f"{RES}/pose/index.json",
     output:
         directory(f"{RES}/keypoints"),
     params:

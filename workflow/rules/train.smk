@@ -1,16 +1,20 @@
 # One training job per stream: results/<ds>/train/<stream>/{model.pt,scores.npz,...}.
 
+TEXT_BANK = f"{RES}/text/{config['mc']['descriptions']}.safetensors"
+TRAIN_INPUTS = [f"{RES}/keypoints", f"{RES}/manifest.parquet", f"{RES}/classes.csv", TEXT_BANK]
+TRAIN_CMD = (f"python -m pipeline train --stream {{wildcards.stream}} --keypoints {RES}/keypoints "
+             f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv --text {TEXT_BANK}")
+
+
+def train_outputs(out_dir):
+    return [f"{out_dir}/{name}" for name in ("model.pt", "scores.npz", "metrics.json", "log.csv")]
+
+
 rule train:
     input:
-        f"{RES}/keypoints",
-        f"{RES}/manifest.parquet",
-        f"{RES}/classes.csv",
-        f"{RES}/text/{config['mc']['descriptions']}.safetensors",
+        TRAIN_INPUTS,
     output:
-        f"{RES}/train/{{stream}}/model.pt",
-        f"{RES}/train/{{stream}}/scores.npz",
-        f"{RES}/train/{{stream}}/metrics.json",
-        f"{RES}/train/{{stream}}/log.csv",
+        train_outputs(f"{RES}/train/{{stream}}"),
     wildcard_constraints:
         stream="|".join(STREAMS),
     params:
@@ -20,6 +24,4 @@ rule train:
         mc=config["mc"],
     threads: config["train"]["threads"]   # the loop's torch intra-op threads
     shell:
-        f"python -m pipeline train --stream {{wildcards.stream}} --keypoints {RES}/keypoints "
-        f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv "
-        f"--text {RES}/text/{config['mc']['descriptions']}.safetensors --out {RES}/train/{{wildcards.stream}}"
+        TRAIN_CMD + f" --out {RES}/train/{{wildcards.stream}}"

@@ -1,0 +1,116 @@
+"""Importers: keypoints people already have, instead of running a pose model.
+
+- `sam_slr`: SAM-SLR's released skeletons, one (T, 133, 3) npy per video (x, y, score in
+  the COCO-WholeBody layout, HRNet-w48). Their frames were mirrored; `mirror_x` maps x back
+  (x -> image_width - x) and swaps left and right, so left is the signer's left again.
+- `pose_format`: `.pose` files of the pose-format library with MediaPipe Holistic
+  components (POSE_LANDMARKS, FACE_LANDMARKS, LEFT/RIGHT_HAND_LANDMARKS), mapped exactly
+  like the mediapipe backend's output (pipeline/pose/holistic_map.py).
+
+Each video's file is looked up in `pose.importer.dir` by the video's stem, the video's
+file name, then the sample_id (`x.npy`, `x.mp4.npy`, `<sample_id>.npy`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...data.wholebody import mirror_permutation
+from ...io import file_digest
+from ..holistic_map import holistic_to_wholebody
+from ..video import VideoError
+
+
+class _Importer:
+    suffix = ""
+
+    def __init__(self, cfg: dict):
+        if not cfg["dir"]:
+            raise ValueError(f"pose.importer.dir: the folder of the {self.suffix} files is not set")
+        self.dir = Path(cfg["dir"])
+        if not self.dir.is_dir():
+            raise FileNotFoundError(f"{self.dir}: pose.importer.dir is not a folder")
+        self.cfg = cfg
+        self.meta: dict = {}
+
+    def source(self, row: dict) -> str:
+        video = Path(str(row.get("video") or ""))
+        names = [f"{video.stem}{self.suffix}", f"{video.name}{self.suffix}"] if video.name else []
+        names.append(f"{row['sample_id']}{self.suffix}")
+        for name in names:
+            if (self.dir / name).is_file():
+                return str(self.dir / name)
+        return str(self.dir / names[0])
+
+    def digest(self, row: dict) -> str | None:
+        return file_digest(self.source(row))
+
+    def __call__(self, row: dict, progress=None) -> np.ndarray:
+        path = Path(self.source(row))
+        if not path.is_file():
+            raise VideoError(f"no {self.suffix} file for it in {self.dir} (file not found)")
+        frames = self.load(path)
+        if len(frames) == 0:
+            raise VideoError("no frames in the file")
+        if not (frames[:, :23, 2] > 0).any():
+            raise VideoError(f"no person: every body point of its {len(frames)} frames has score 0")
+        if progress is not None:
+            progress.update(len(frames))
+        return frames.astype(np.float32)
+
+
+class SamSlrNpy(_Importer):
+    name, suffix = "sam_slr", ".npy"
+    version = "sam_slr npy importer 1"
+
+    def load(self, path: Path) -> np.ndarray:
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise VideoError(f"not a readable npy file: {exc}") from exc
+        if arr.ndim != 3 or arr.shape[1:] != (133, 3):
+            raise VideoError(f"expected a (T, 133, 3) array, got {arr.shape}")
+        arr = np.array(arr, np.float32)
+        if self.cfg["mirror_x"]:
+            arr = arr[:, mirror_permutation()]
+            seen = arr[..., 2] > 0
+            arr[..., 0] = np.where(seen, self.cfg["image_width"] - arr[..., 0], 0.0)
+        return arr
+
+
+class PoseFormatFile(_Importer):
+    name, suffix = "pose_format", ".pose"
+    NEEDED = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
+
+    @property
+    def version(self) -> str:
+        from importlib.metadata import version
+        return f"pose_format {version('pose-format')} holistic importer 1"
+
+    def load(self, path: Path) -> np.ndarray:
+        from pose_format import Pose
+
+        try:
+            pose = Pose.read(path.read_bytes())
+        except Exception as exc:  # the reader raises anything from struct to IndexError
+            raise VideoError(f"not a readable .pose file: {type(exc).__name__}: {exc}") from exc
+        names = [c.name for c in pose.header.components]
+        missing = [n for n in self.NEEDED if n not in names]
+        if missing:
+            raise VideoError(f"not a MediaPipe Holistic .pose file: no {', '.join(missing)} (has {names})")
+        offsets = np.cumsum([0] + [len(c.points) for c in pose.header.components])
+        span = {n: slice(offsets[i], offsets[i + 1]) for i, n in enumerate(names)}
+        w, h = pose.header.dimensions.width, pose.header.dimensions.height
+        data = np.ma.getdata(pose.body.data)[:, 0, :, :2].astype(np.float32) / np.array([w, h], np.float32)
+        conf = np.asarray(pose.body.confidence)[:, 0].astype(np.float32)
+        out = []
+        for t in range(len(data)):
+            def part(name, with_conf=False):
+                xy, c = data[t, span[name]], conf[t, span[name]]
+                if not (c > 0).any():
+                    return None
+                return np.concatenate([xy, c[:, None]], 1) if with_conf else xy
+            out.append(holistic_to_wholebody(part("POSE_LANDMARKS", True), part("FACE_LANDMARKS"),
+                                             part("LEFT_HAND_LANDMARKS"), part("RIGHT_HAND_LANDMARKS"), w, h))
+        return np.stack(out) if out else np.zeros((0, 133, 3), np.float32)

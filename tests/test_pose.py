@@ -1,0 +1,279 @@
+"""The pose stage: the MediaPipe -> COCO-WholeBody mapping, the real-video fixture, the
+quarantine of bad videos, and resume after kill -9."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, make_workdir, tiny_params, tool_env
+from pipeline.data.shards import read_shard, read_shard_meta
+from pipeline.pose.holistic_map import MESH_TO_FACE68, POSE_TO_COCO_BODY, holistic_to_wholebody
+
+FIXTURE = ROOT.parent / "shared/fixtures/video/signing-person.mp4"
+needs_fixture = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} absent (../shared not mounted)")
+
+# COCO-WholeBody indices used below
+NOSE, L_EYE, R_EYE, L_SH, R_SH, L_WRIST, R_WRIST = 0, 1, 2, 5, 6, 9, 10
+FACE, LH, RH = 23, 91, 112
+
+
+def test_holistic_mapping_puts_each_landmark_where_the_layout_says():
+    pose = np.zeros((33, 3), np.float32)
+    pose[:, 0] = np.arange(33) / 100          # x encodes the MediaPipe index
+    pose[:, 2] = 0.5
+    face = np.stack([np.arange(468) / 1000, np.zeros(468)], 1).astype(np.float32)
+    right = np.stack([np.arange(21) / 100, np.ones(21)], 1).astype(np.float32)
+    out = holistic_to_wholebody(pose, face, None, right, width=100, height=10)
+    for coco, mp in POSE_TO_COCO_BODY.items():
+        assert out[coco, 0] == pytest.approx(mp) and out[coco, 2] == 0.5
+    assert out[18, 2] == 0 and out[21, 2] == 0                     # small toes: no counterpart
+    np.testing.assert_allclose(out[FACE:FACE + 68, 0], np.array(MESH_TO_FACE68) / 10, rtol=1e-6)
+    np.testing.assert_allclose(out[RH:RH + 21, 0], np.arange(21))  # same 21-point order
+    assert (out[RH:RH + 21, 1] == 10).all() and (out[RH:RH + 21, 2] == 1).all()
+    assert (out[LH:LH + 21] == 0).all()                            # undetected: score 0
+    assert len(set(MESH_TO_FACE68)) == 68 and max(MESH_TO_FACE68) < 468
+
+
+@pytest.fixture(scope="module")
+def fixture_pose():
+    from pipeline.pose.backends.mediapipe_holistic import MediaPipeHolistic
+    backend = MediaPipeHolistic({"model_complexity": 1, "min_detection_confidence": 0.5,
+                                 "min_tracking_confidence": 0.5}, 0.9)
+    return backend({"video": str(FIXTURE)})
+
+
+@needs_fixture
+def test_mediapipe_finds_the_signer_in_the_fixture(fixture_pose):
+    x = fixture_pose
+    assert x.shape == (58, 133, 3)
+    body = (x[:, [NOSE, L_SH, R_SH], 2] > 0.5).all(1).sum()
+    face = (x[:, FACE:FACE + 68, 2] > 0).all(1).sum()
+    hands = ((x[:, LH:LH + 21, 2] > 0).all(1) | (x[:, RH:RH + 21, 2] > 0).all(1)).sum()
+    assert body == 58 and face == 58 and hands >= 15, (body, face, hands)
+
+
+@needs_fixture
+def test_fixture_layout_is_consistent(fixture_pose):
+    x = fixture_pose
+    width = np.linalg.norm(x[:, L_SH, :2] - x[:, R_SH, :2], axis=1)
+    # the signer faces the camera: their right shoulder is on the image's left
+    assert (x[:, R_SH, 0] < x[:, L_SH, 0]).all()
+    for base, same, other in ((RH, R_WRIST, L_WRIST), (LH, L_WRIST, R_WRIST)):
+        seen = (x[:, base:base + 21, 2] > 0).all(1)
+        root = x[seen, base, :2]
+        near = np.linalg.norm(root - x[seen, same, :2], axis=1) / width[seen]
+        far = np.linalg.norm(root - x[seen, other, :2], axis=1) / width[seen]
+        assert (near < 0.5).all() and (near < far).all(), (base, near.max())
+    # face points: inside the head (near the nose, above the shoulders); the mesh's eyes sit
+    # on the pose's eyes of the same side
+    face = x[:, FACE:FACE + 68, :2]
+    assert (np.linalg.norm(face - x[:, None, NOSE, :2], axis=2) < 0.8 * width[:, None]).all()
+    assert (face[..., 1] < np.minimum(x[:, L_SH, 1], x[:, R_SH, 1])[:, None]).all()
+    right_eye, left_eye = face[:, 36:42].mean(1), face[:, 42:48].mean(1)
+    assert (np.linalg.norm(right_eye - x[:, R_EYE, :2], axis=1) < 0.15 * width).all()
+    assert (np.linalg.norm(left_eye - x[:, L_EYE, :2], axis=1) < 0.15 * width).all()
+
+
+def _run(workdir: Path, *args, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=workdir, env=tool_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> None:
+    import cv2
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+
+
+def _video_workdir(tmp_path: Path, on_error: str) -> Path:
+    """A project whose manifest lists the fixture and four broken videos."""
+    import cv2
+    params = tiny_params()
+    params["pose"].update(backend="mediapipe", shard_size=2, on_error=on_error)
+    wd = make_workdir(tmp_path, params)
+    vids = wd / "videos"
+    vids.mkdir()
+    shutil.copy(FIXTURE, vids / "good.mp4")
+    data = FIXTURE.read_bytes()
+    (vids / "truncated.mp4").write_bytes(data[:len(data) // 2])        # an interrupted download
+    cv2.VideoWriter(str(vids / "zero.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 64)).release()
+    scene = []
+    for i in range(12):                                              # a room with nobody in it
+        f = np.full((120, 160, 3), 90 + i, np.uint8)
+        f[40:80, 60:100] = (30, 140, 200)
+        scene.append(f)
+    _write_video(vids / "empty_room.mp4", scene)
+    names = ["good", "truncated", "zero", "empty_room", "missing"]
+    manifest = pd.DataFrame({"sample_id": names, "split": "train", "signer": 0, "label": 0, "gloss": "X",
+                             "video": [f"videos/{n}.mp4" for n in names], "n_frames": 0, "fps": 25.0})
+    (wd / "results/demo").mkdir(parents=True)
+    manifest.to_parquet(wd / "results/demo/manifest.parquet", index=False)
+    return wd
+
+
+POSE_ARGS = ["pose", "--manifest", "results/demo/manifest.parquet", "--out", "results/demo/pose"]
+
+
+@needs_fixture
+def test_bad_videos_are_quarantined_and_the_rest_finish(tmp_path):
+    wd = _video_workdir(tmp_path, "quarantine")
+    res = _run(wd, *POSE_ARGS)
+    assert res.returncode == 0, res.stderr[-3000:]
+    quarantine = pd.read_csv(wd / "results/demo/pose/quarantine.csv").set_index("sample_id")["reason"].to_dict()
+    assert set(quarantine) == {"truncated", "zero", "empty_room", "missing"}
+    assert "truncated: decoded" in quarantine["truncated"]
+    assert "no person detected" in quarantine["empty_room"]
+    assert "not found" in quarantine["missing"]
+    assert "cannot be opened" in quarantine["zero"] or "no frames" in quarantine["zero"]
+    index = json.loads((wd / "results/demo/pose/index.json").read_text())
+    assert index["shards"] == [f"shard-0000{k}.parquet" for k in range(3)] and index["quarantined"] == 4
+    samples = {}
+    for name in index["shards"]:
+        part, meta = read_shard(wd / "results/demo/pose" / name)
+        assert meta["backend"] == "mediapipe" and meta["backend_version"].startswith("mediapipe 0.10.14")
+        samples.update(part)
+    assert list(samples) == ["good"] and samples["good"].shape == (58, 133, 3)
+    # downstream: keypoints carries the list, and training leaves those samples out
+    assert _run(wd, "keypoints", "--pose", "results/demo/pose", "--out", "results/demo/keypoints").returncode == 0
+    from pipeline.train.data import read_quarantine
+    assert read_quarantine(wd / "results/demo/keypoints") == set(quarantine)
+
+
+@needs_fixture
+def test_on_error_fail_fails_the_stage_naming_every_video(tmp_path):
+    wd = _video_workdir(tmp_path, "fail")
+    res = _run(wd, *POSE_ARGS)
+    assert res.returncode == 2
+    for name in ("truncated", "zero", "empty_room", "missing"):
+        assert f"videos/{name}.mp4" in res.stderr
+    assert not (wd / "results/demo/pose/index.json").exists()
+
+
+def test_kill_minus_nine_mid_run_keeps_finished_shards(tmp_path):
+    params = tiny_params()
+    params["pose"]["shard_size"] = 3
+    wd = make_workdir(tmp_path, params)
+    assert _run(wd, "manifest", "--out-dir", "results/demo").returncode == 0
+    args = ["pose", "--manifest", "results/demo/manifest.parquet", "--corpus", "results/demo/corpus.json"]
+    assert _run(wd, *args, "--out", "straight").returncode == 0
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args, "--out", "killed"], cwd=wd, env=tool_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list((wd / "killed").glob("shard-*.parquet"))) < 2 and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p.name: p.stat().st_mtime_ns for p in (wd / "killed").glob("shard-*.parquet")}
+    assert 2 <= len(done) < 20 and not (wd / "killed/index.json").exists()
+    for p in (wd / "killed").glob("shard-*.parquet"):
+        read_shard_meta(p)                       # every visible shard is complete
+    res = _run(wd, *args, "--out", "killed")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr.count("up to date, skipped") == len(done)
+    assert all((wd / "killed" / n).stat().st_mtime_ns == t for n, t in done.items())
+    straight = sorted(p.name for p in (wd / "straight").iterdir())
+    assert straight == sorted(p.name for p in (wd / "killed").iterdir())   # no temporaries left
+    for name in straight:
+        assert (wd / "straight" / name).read_bytes() == (wd / "killed" / name).read_bytes(), name
+
+
+def _importer(backend: str, folder: Path, **importer):
+    from pipeline.pose.backends.registry import make_backend
+    cfg = tiny_params()["pose"]
+    cfg["backend"] = backend
+    cfg["importer"].update(dir=str(folder), **importer)
+    return make_backend(cfg, None)
+
+
+def test_sam_slr_npy_import_and_mirror(tmp_path):
+    from pipeline.data.wholebody import mirror_permutation
+    from pipeline.pose.video import VideoError
+    rng = np.random.default_rng(0)
+    arr = np.concatenate([rng.uniform(0, 512, (5, 133, 2)), rng.uniform(0.5, 1, (5, 133, 1))], 2).astype(np.float32)
+    np.save(tmp_path / "signer0_sample1_color.npy", arr)             # named after the video's stem
+    row = {"sample_id": "a", "video": "/data/autsl/train/signer0_sample1_color.mp4"}
+    np.testing.assert_array_equal(_importer("sam_slr", tmp_path)(row), arr)
+    mirrored = _importer("sam_slr", tmp_path, mirror_x=True, image_width=512)(row)
+    assert mirrored[0, R_WRIST, 0] == pytest.approx(512 - arr[0, L_WRIST, 0])   # left becomes right
+    np.testing.assert_array_equal(mirrored[:, RH:RH + 21, 1], arr[:, LH:LH + 21, 1])
+    perm = mirror_permutation()
+    assert sorted(perm) == list(range(133)) and all(perm[perm[i]] == i for i in range(133))
+    assert perm[FACE + 36] == FACE + 45 and perm[FACE + 8] == FACE + 8   # eye corners swap, chin stays
+    np.save(tmp_path / "b.npy", np.zeros((4, 17, 3)))
+    with pytest.raises(VideoError, match=r"\(T, 133, 3\)"):
+        _importer("sam_slr", tmp_path)({"sample_id": "b", "video": ""})
+    with pytest.raises(VideoError, match="file not found"):
+        _importer("sam_slr", tmp_path)({"sample_id": "c", "video": "c.mp4"})
+    with pytest.raises(FileNotFoundError, match="pose.importer.dir"):
+        _importer("sam_slr", tmp_path / "nowhere")
+
+
+def test_pose_format_import_maps_like_the_mediapipe_backend(tmp_path):
+    from pose_format import Pose
+    from pose_format.numpy import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components
+    comps = holistic_components("XYZC")
+    n = sum(len(c.points) for c in comps)
+    w, h, frames = 640, 480, 3
+    rng = np.random.default_rng(1)
+    data = np.zeros((frames, 1, n, 3), np.float32)
+    data[..., 0], data[..., 1] = rng.uniform(0, w, (frames, 1, n)), rng.uniform(0, h, (frames, 1, n))
+    conf = np.ones((frames, 1, n), np.float32)
+    offsets = np.cumsum([0] + [len(c.points) for c in comps])
+    conf[:, :, offsets[2]:offsets[3]] = 0                             # no left hand anywhere
+    pose = Pose(PoseHeader(0.1, PoseHeaderDimensions(w, h, 0), comps), NumPyPoseBody(25, data, conf))
+    with open(tmp_path / "clip.pose", "wb") as fh:
+        pose.write(fh)
+    out = _importer("pose_format", tmp_path)({"sample_id": "clip", "video": "x/clip.mp4"})
+    expected = holistic_to_wholebody(
+        np.concatenate([data[0, 0, :33, :2] / [w, h], conf[0, 0, :33, None]], 1),
+        data[0, 0, offsets[1]:offsets[1] + 468, :2] / [w, h], None,
+        data[0, 0, offsets[3]:offsets[4], :2] / [w, h], w, h)
+    assert out.shape == (frames, 133, 3)
+    np.testing.assert_allclose(out[0], expected, rtol=1e-5, atol=1e-3)
+    assert (out[:, LH:LH + 21] == 0).all()
+
+
+def test_rtmw_decoding_and_a_missing_model(tmp_path):
+    from pipeline.pose.backends.registry import make_backend
+    from pipeline.pose.backends.rtmw import decode_simcc, frame_box
+    center, scale = frame_box(540, 720, 288 / 384, 1.25)             # a portrait frame, model 288x384
+    np.testing.assert_allclose(center, [270, 360])
+    np.testing.assert_allclose(scale, [540 * 1.25, 720 * 1.25])
+    simcc_x, simcc_y = np.zeros((133, 576)), np.zeros((133, 768))    # split ratio 2
+    simcc_x[:, 288], simcc_y[:, 384] = 0.9, 0.7                       # every point at the input centre
+    simcc_x[5, 0] = 0.95                                             # point 5 at the left edge
+    out = decode_simcc(simcc_x, simcc_y, (288, 384), center, scale)
+    np.testing.assert_allclose(out[0], [270, 360, 0.7], rtol=1e-6)   # score: the smaller maximum
+    assert out[5, 0] == pytest.approx(270 - 540 * 1.25 / 2)
+    cfg = tiny_params()["pose"]
+    cfg.update(backend="rtmw")
+    with pytest.raises(ValueError, match="pose.rtmw.model"):
+        make_backend(cfg, None)
+    cfg["rtmw"]["model"] = str(tmp_path / "rtmw-x.onnx")
+    with pytest.raises(FileNotFoundError, match="rtmw-x.onnx"):
+        make_backend(cfg, None)
+
+
+def test_mmpose_without_mmpose_says_what_to_install():
+    import importlib.util
+    from pipeline.pose.backends.registry import make_backend
+    if importlib.util.find_spec("mmpose") is not None:
+        pytest.skip("mmpose is installed here")
+    cfg = tiny_params()["pose"]
+    cfg.update(backend="mmpose")
+    with pytest.raises(RuntimeError, match="mim install"):
+        make_backend(cfg, None)
