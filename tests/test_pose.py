@@ -185,8 +185,10 @@ def test_kill_minus_nine_mid_run_keeps_finished_shards(tmp_path):
     assert all((wd / "killed" / n).stat().st_mtime_ns == t for n, t in done.items())
     straight = sorted(p.name for p in (wd / "straight").iterdir())
     assert straight == sorted(p.name for p in (wd / "killed").iterdir())   # no temporaries left
+    assert _run(wd, *args, "--workers", "2", "--out", "parallel").returncode == 0    # shards in 2 processes
     for name in straight:
         assert (wd / "straight" / name).read_bytes() == (wd / "killed" / name).read_bytes(), name
+        assert (wd / "straight" / name).read_bytes() == (wd / "parallel" / name).read_bytes(), name
 
 
 def _importer(backend: str, folder: Path, **importer):
@@ -277,3 +279,54 @@ def test_mmpose_without_mmpose_says_what_to_install():
     cfg.update(backend="mmpose")
     with pytest.raises(RuntimeError, match="mim install"):
         make_backend(cfg, None)
+
+
+def _profile_simcc_model(path: Path, width: int, height: int) -> None:
+    """An ONNX model with RTMW's contract ((1, 3, H, W) in; simcc_x (1, 133, W), simcc_y
+    (1, 133, H) out) whose every point peaks at the brightest column and row of its input:
+    a stand-in for the RTMW weights, which are not ours to ship, so that the real
+    onnxruntime path (crop, normalise, decode, map back) is what the test runs."""
+    import onnx
+    from onnx import TensorProto, helper
+    ints = lambda name, values: helper.make_tensor(name, TensorProto.INT64, [len(values)], values)  # noqa: E731
+    nodes = [
+        helper.make_node("ReduceMax", ["input"], ["cols"], axes=[1, 2], keepdims=1),
+        helper.make_node("Reshape", ["cols", "shape_x"], ["cols3"]),
+        helper.make_node("Expand", ["cols3", "expand_x"], ["simcc_x"]),
+        helper.make_node("ReduceMax", ["input"], ["rows"], axes=[1, 3], keepdims=1),
+        helper.make_node("Reshape", ["rows", "shape_y"], ["rows3"]),
+        helper.make_node("Expand", ["rows3", "expand_y"], ["simcc_y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "profile_simcc", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, height, width])],
+        [helper.make_tensor_value_info("simcc_x", TensorProto.FLOAT, [1, 133, width]),
+         helper.make_tensor_value_info("simcc_y", TensorProto.FLOAT, [1, 133, height])],
+        initializer=[ints("shape_x", [1, 1, width]), ints("expand_x", [1, 133, width]),
+                     ints("shape_y", [1, 1, height]), ints("expand_y", [1, 133, height])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
+    from pipeline.pose.backends.registry import make_backend
+    _profile_simcc_model(tmp_path / "profile.onnx", 48, 64)
+    frames = []
+    for t in range(6):                  # a bright square moving right on a dark 160x120 frame
+        f = np.zeros((120, 160, 3), np.uint8)
+        x0 = 40 + 10 * t
+        f[50:60, x0:x0 + 10] = 255
+        frames.append(f)
+    _write_video(tmp_path / "spot.mp4", frames)
+    cfg = tiny_params()["pose"]
+    cfg.update(backend="rtmw")
+    cfg["rtmw"].update(model=str(tmp_path / "profile.onnx"), box_padding=1.0, min_score=0.3)
+    backend = make_backend(cfg, None)
+    assert backend.size == (48, 64) and "profile.onnx" in backend.version
+    out = backend({"sample_id": "spot", "video": str(tmp_path / "spot.mp4")})
+    assert out.shape == (6, 133, 3) and (out[..., 2] == 1).all()
+    # the first brightest column/row of the crop, mapped back: on the square (one crop pixel
+    # spans 160/48 = 3.3 image pixels)
+    left = 40 + 10 * np.arange(6)
+    assert ((out[:, 0, 0] >= left - 3.4) & (out[:, 0, 0] <= left + 10)).all(), out[:, 0, 0]
+    assert ((out[:, 0, 1] >= 50 - 3.4) & (out[:, 0, 1] <= 60)).all(), out[:, 0, 1]

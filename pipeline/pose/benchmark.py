@@ -16,7 +16,7 @@ from .stages import run_pose
 
 log = logging.getLogger(__name__)
 
-VIDEO_BACKENDS = ("mediapipe",)
+VIDEO_BACKENDS = ("mediapipe", "rtmw", "mmpose")   # the last two report why they are skipped
 
 
 def backend_frames_per_s(params: dict, name: str, video: Path) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -109,7 +110,9 @@ def run_pose(params: dict, manifest_path: Path, corpus_path: Path | None, out_di
     jobs = [(params, manifest_path, corpus_path, out_dir, k) for k in range(n)]
     errors, quarantine = [], []
     if workers > 1 and n > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, n)) as pool:
+        # spawn, not fork: a forked copy of a process that already loaded MediaPipe/torch
+        # corrupts its heap
+        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_compute_shard_logged, job) for job in jobs]
             for fut in futures:
                 try:
