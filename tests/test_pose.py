@@ -18,8 +18,12 @@ from conftest import ROOT, make_workdir, tiny_params, tool_env
 from pipeline.data.shards import read_shard, read_shard_meta
 from pipeline.pose.holistic_map import MESH_TO_FACE68, POSE_TO_COCO_BODY, holistic_to_wholebody
 
-FIXTURE = ROOT.parent / "shared/fixtures/video/signing-person.mp4"
-needs_fixture = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} absent (../shared not mounted)")
+# ../shared next to the checkout, or wherever GSPMC_SHARED points (a clone elsewhere)
+SHARED = Path(os.environ.get("GSPMC_SHARED", ROOT.parent / "shared"))
+FIXTURE = SHARED / "fixtures/video/signing-person.mp4"
+needs_fixture = pytest.mark.skipif(not FIXTURE.exists(),
+                                   reason=f"{FIXTURE} absent: ../shared is not next to this checkout "
+                                          f"(set GSPMC_SHARED to its path)")
 
 # COCO-WholeBody indices used below
 NOSE, L_EYE, R_EYE, L_SH, R_SH, L_WRIST, R_WRIST = 0, 1, 2, 5, 6, 9, 10
@@ -159,6 +163,13 @@ def test_on_error_fail_fails_the_stage_naming_every_video(tmp_path):
     for name in ("truncated", "zero", "empty_room", "missing"):
         assert f"videos/{name}.mp4" in res.stderr
     assert not (wd / "results/demo/pose/index.json").exists()
+    # the failures are results too: back in quarantine mode nothing is decoded again
+    params = yaml.safe_load((wd / "params.yaml").read_text())
+    params["pose"]["on_error"] = "quarantine"
+    (wd / "params.yaml").write_text(yaml.safe_dump(params))
+    res = _run(wd, *POSE_ARGS)
+    assert res.returncode == 0 and res.stderr.count("up to date, skipped") == 3, res.stderr[-2000:]
+    assert len(pd.read_csv(wd / "results/demo/pose/quarantine.csv")) == 4
 
 
 def test_kill_minus_nine_mid_run_keeps_finished_shards(tmp_path):

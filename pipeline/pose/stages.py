@@ -58,7 +58,7 @@ def shard_is_current(path: Path, fingerprint: str) -> bool:
 
 def compute_shard(params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path, k: int) -> list[dict]:
     """Shard k: skipped when current, else computed and written. Returns its quarantine
-    (sample_id, source, reason); with pose.on_error 'fail' a failure raises instead."""
+    (sample_id, source, reason); with pose.on_error 'fail' any failure raises."""
     cfg = params["pose"]
     shards = plan_shards(pd.read_parquet(manifest_path), cfg["shard_size"])
     if not 0 <= k < len(shards):
@@ -69,7 +69,17 @@ def compute_shard(params: dict, manifest_path: Path, corpus_path: Path | None, o
     fingerprint = shard_fingerprint(cfg, backend, rows)
     if shard_is_current(path, fingerprint):
         log.info("pose %s: up to date, skipped", path.name)
-        return read_shard_meta(path)["quarantine"]
+        quarantine = read_shard_meta(path)["quarantine"]
+    else:
+        quarantine = _estimate_shard(cfg, backend, rows, path, fingerprint)
+    if quarantine and cfg["on_error"] == "fail":
+        raise RuntimeError(f"pose {path.name}: {len(quarantine)} sample(s) failed and pose.on_error is 'fail': "
+                           + "; ".join(f"{q['sample_id']} ({q['source']}): {q['reason']}" for q in quarantine))
+    return quarantine
+
+
+def _estimate_shard(cfg: dict, backend, rows: pd.DataFrame, path: Path, fingerprint: str) -> list[dict]:
+    """Run the backend on every sample of the shard, write it (failures in its metadata)."""
     samples, quarantine = {}, []
     total = int(rows["n_frames"].sum()) if "n_frames" in rows and rows["n_frames"].gt(0).all() else None
     with tqdm(total=total, desc=f"pose {path.name}", unit="frame", disable=None, leave=False) as bar:
@@ -79,9 +89,8 @@ def compute_shard(params: dict, manifest_path: Path, corpus_path: Path | None, o
             except VideoError as exc:
                 quarantine.append({"sample_id": row["sample_id"], "source": backend.source(row), "reason": str(exc)})
                 log.warning("pose: quarantined %s (%s): %s", row["sample_id"], backend.source(row), exc)
-    if quarantine and cfg["on_error"] == "fail":
-        raise RuntimeError(f"pose {path.name}: {len(quarantine)} sample(s) failed and pose.on_error is 'fail': "
-                           + "; ".join(f"{q['sample_id']} ({q['source']}): {q['reason']}" for q in quarantine))
+    # written even when a sample failed: the failure is a result too, and a rerun with
+    # unchanged inputs must not decode the shard again to find it
     meta = {"layout": LAYOUT, "backend": cfg["backend"], "backend_version": backend.version,
             "fingerprint": fingerprint, "quarantine": quarantine, **backend.meta}
     write_shard(path, samples, meta, empty_shape=(133, 3))
