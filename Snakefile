@@ -3,12 +3,13 @@
 # (tests/test_dag.py keeps them in step).
 from snakemake.utils import validate
 
-from pipeline.config import check_snakemake_config
+from pipeline.config import apply_preset, check_snakemake_config
 from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
 
 configfile: "params.yaml"
 validate(config, "workflow/schemas/params.schema.json")
 check_snakemake_config(config)    # stages read params.yaml: refuse --config overrides
+config.update(apply_preset(dict(config)))   # what the stages run with: presets.<dataset> applied
 
 DS = config["dataset"]
 RES = f"results/{DS}"

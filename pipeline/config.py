@@ -1,6 +1,7 @@
 """Loading and validating params.yaml against workflow/schemas/params.schema.json."""
 from __future__ import annotations
 
+import copy
 import json
 from importlib import resources
 from pathlib import Path
@@ -31,7 +32,7 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return path or "<top level>"
 
 
-def validate_params(params: dict, source: str = "params") -> dict:
+def jsonschema_errors_only(params: dict, source: str) -> None:
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
     validator = jsonschema.Draft202012Validator(schema())
@@ -39,6 +40,10 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if errors:
         lines = [f"  {_key_path(e)}: {e.message}" for e in errors]
         raise ParamsError(f"{source}: invalid params\n" + "\n".join(lines))
+
+
+def validate_params(params: dict, source: str = "params") -> dict:
+    jsonschema_errors_only(params, source)
     if params["dataset"] == "demo" and "synthetic" not in params:
         raise ParamsError(f"{source}: synthetic: required when dataset is 'demo'")
     if params["describe"]["provider"] == "offline" and "llm" in params["describe"]["variants"]:
@@ -51,6 +56,11 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if unknown:
         raise ParamsError(f"{source}: ablations.run: {unknown} not defined under ablations.terms "
                           f"({sorted(params['ablations']['terms'])})")
+    synthetic_backend = params["pose"]["backend"] == "synthetic"
+    if synthetic_backend != (params["dataset"] == "demo"):
+        raise ParamsError(f"{source}: pose.backend: {params['pose']['backend']!r} with dataset "
+                          f"{params['dataset']!r}: the synthetic backend renders the demo corpus, which has "
+                          f"no videos, and it is the only one that can")
     synth = params.get("synthetic")
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "
@@ -58,7 +68,25 @@ def validate_params(params: dict, source: str = "params") -> dict:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
+            else copy.deepcopy(value)
+    return out
+
+
+def apply_preset(params: dict, source: str = "params") -> dict:
+    """The params the stages run with: presets.<dataset> (when there is one) laid over
+    the sections it names, then checked again as a whole."""
+    preset = params.get("presets", {}).get(params["dataset"])
+    if not preset:
+        return params
+    return validate_params(deep_merge(params, preset), f"{source} with presets.{params['dataset']} applied")
+
+
+def read_params(path: str | Path = "params.yaml") -> dict:
+    """params.yaml as written (validated), presets not applied."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: params file not found (run from the project root or pass --params)")
@@ -66,13 +94,22 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         params = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    if isinstance(params, dict) and params.get("dataset") in (params.get("presets") or {}):
+        # the file alone may hold values only valid once its preset is applied (pose.backend)
+        jsonschema_errors_only(params, str(path))
+        return params
     return validate_params(params, str(path))
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """The effective params: params.yaml with its dataset's preset applied."""
+    return apply_preset(read_params(path), str(path))
 
 
 def check_snakemake_config(config: dict, path: str | Path = "params.yaml") -> None:
     """The stages read params.yaml themselves, so snakemake's config must be exactly
     that file: a `--config key=value` override would change the plan but not the runs."""
-    on_disk = load_params(path)
+    on_disk = read_params(path)
     if dict(config) != on_disk:
         raise ParamsError(f"snakemake's config differs from {path}: --config/--configfile overrides "
                           f"are not passed to the stages; edit {path} (or use `dvc exp run -S`)")

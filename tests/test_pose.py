@@ -105,6 +105,7 @@ def _video_workdir(tmp_path: Path, on_error: str) -> Path:
     """A project whose manifest lists the fixture and four broken videos."""
     import cv2
     params = tiny_params()
+    params["dataset"] = "byo"                   # video backends are for video datasets
     params["pose"].update(backend="mediapipe", shard_size=2, on_error=on_error)
     wd = make_workdir(tmp_path, params)
     vids = wd / "videos"

@@ -10,7 +10,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..io import atomic_dir, atomic_path, write_json, write_text
+from .adapters import build_dataset
 from .keypoints import normalise, select_keypoints
+from .manifest import SPLITS, check_manifest
 from .shards import QUARANTINE, read_shard, shard_paths, write_shard
 from .synthetic.corpus import build_corpus
 from .synthetic.dictionary import write_alphabet, write_dictionary
@@ -20,22 +22,40 @@ log = logging.getLogger(__name__)
 
 
 def run_manifest(params: dict, out_dir: Path) -> None:
-    """Write manifest.parquet, classes.csv and (demo) corpus.json + knowledge/."""
+    """Write manifest.parquet, classes.csv, corpus.json and knowledge/: for the demo the
+    synthetic corpus and its dictionary, for a real dataset what its adapter read (corpus.json
+    then describes the source, and knowledge/ only says where the dictionary goes)."""
     dataset = params["dataset"]
-    if dataset != "demo":
-        raise ValueError(f"dataset {dataset!r}: no adapter for it yet; the bundled dataset is 'demo'")
-    corpus = build_corpus(params["synthetic"], params["seed"])
-    manifest = corpus.manifest()
-    classes = pd.DataFrame({"label": range(len(corpus.signs)), "gloss": [s.gloss for s in corpus.signs]})
+    if dataset == "demo":
+        corpus = build_corpus(params["synthetic"], params["seed"])
+        manifest = corpus.manifest()
+        classes = pd.DataFrame({"label": range(len(corpus.signs)), "gloss": [s.gloss for s in corpus.signs]})
+        knowledge = {"dictionary.md": write_dictionary(corpus.signs, params["seed"]), "alphabet.md": write_alphabet()}
+        described = corpus.to_dict()
+    else:
+        manifest, classes = build_dataset(params)
+        check_manifest(manifest, classes, f"dataset {dataset}")
+        empty = [s for s in SPLITS if not (manifest["split"] == s).any()]
+        if empty:
+            raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
+                             f"(check datasets.{dataset})")
+        absent = [v for v in manifest["video"] if not Path(v).exists()]
+        if absent:
+            log.warning("manifest: %d of %d videos do not exist (first: %s); the pose stage will quarantine them "
+                        "unless an importer reads their keypoints", len(absent), len(manifest), absent[0])
+        knowledge = {"README.md": f"# Knowledge base of {dataset}\n\nPut the expert dictionary of this sign "
+                                  f"language (txt, md, csv, pdf) in a folder and point `knowledge.path` at it.\n"}
+        described = {"dataset": dataset, "source": params["datasets"][dataset], "samples": len(manifest),
+                     "classes": len(classes), "splits": manifest["split"].value_counts().sort_index().to_dict()}
     with atomic_dir(out_dir / "knowledge") as kb:
-        (kb / "dictionary.md").write_text(write_dictionary(corpus.signs, params["seed"]))
-        (kb / "alphabet.md").write_text(write_alphabet())
-    write_json(out_dir / "corpus.json", corpus.to_dict())
+        for name, text in knowledge.items():
+            (kb / name).write_text(text)
+    write_json(out_dir / "corpus.json", described)
     write_text(out_dir / "classes.csv", classes.to_csv(index=False))
     with atomic_path(out_dir / "manifest.parquet") as tmp:
         manifest.to_parquet(tmp, index=False)
     counts = manifest["split"].value_counts().to_dict()
-    log.info("manifest: %d classes, %d samples %s", len(classes), len(manifest), counts)
+    log.info("manifest: %s, %d classes, %d samples %s", dataset, len(classes), len(manifest), counts)
 
 
 def pose_shard_paths(pose_dir: Path) -> list[Path]:

@@ -76,6 +76,7 @@ def snakemake_scaling(params: dict, video: Path, copies: int, cores: list[int]) 
             shutil.copy(root / "Snakefile", wd / "Snakefile")
             shutil.copytree(root / "workflow", wd / "workflow")
             p = copy.deepcopy(params)
+            p["dataset"] = "byo"                     # a video dataset (the manifest is written below)
             p["pose"].update(backend="mediapipe", shard_size=1)
             (wd / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
             res = wd / "results" / p["dataset"]

@@ -18,6 +18,7 @@ rule ablate:
         model=config["model"],
         train=config["train"],
         mc=config["mc"],
+        presets=config["presets"],   # the file's presets (the values above have them applied)
         ablations=lambda wc: ABL["terms"][wc.ablation],   # only this ablation's terms
     threads: config["train"]["threads"]
     shell:

@@ -44,6 +44,7 @@ rule pose_shard:
         shard=r"\d{5}",
     params:
         pose=POSE_PARAMS,
+        presets=config["presets"],
     threads: 1
     shell:
         POSE_CMD + " --shard {wildcards.shard}"
@@ -61,6 +62,7 @@ rule pose:
         f"{RES}/pose/quarantine.csv",
     params:
         pose=POSE_PARAMS,
+        presets=config["presets"],
     shell:
         POSE_CMD
 
@@ -72,5 +74,6 @@ rule keypoints:
         directory(f"{RES}/keypoints"),
     params:
         keypoints=config["keypoints"],
+        presets=config["presets"],
     shell:
         f"python -m pipeline keypoints --pose {RES}/pose --out {RES}/keypoints"

@@ -7,5 +7,6 @@ rule ensemble:
         f"{RES}/metrics.json",
     params:
         ensemble=config["ensemble"],
+        presets=config["presets"],
     shell:
         f"python -m pipeline ensemble --train-dir {RES}/train --out {RES}/metrics.json"

@@ -22,6 +22,7 @@ rule train:
         model=config["model"],
         train=config["train"],
         mc=config["mc"],
+        presets=config["presets"],   # the file's presets (the values above have them applied)
     threads: config["train"]["threads"]   # the loop's torch intra-op threads
     shell:
         TRAIN_CMD + f" --out {RES}/train/{{wildcards.stream}}"

@@ -1,0 +1,164 @@
+"""Dataset adapters on tiny fake trees of the official layouts, the presets, and a real
+dataset through the DAG's first stages."""
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, make_workdir, tiny_params, tool_env
+from pipeline.config import ParamsError, apply_preset, load_params
+from pipeline.data.adapters import DatasetLayoutError, build_dataset
+
+GLOSSES = ["hello", "thanks", "house"]
+
+
+def fake_autsl(root: Path, signers=None, npy_dir: Path | None = None) -> Path:
+    """signers: split -> signer ids; two samples per signer, labels cycling over the classes."""
+    signers = signers or {"train": [0, 1], "val": [2], "test": [3]}
+    pd.DataFrame({"ClassId": [2, 0, 1], "TR": ["ev", "merhaba", "tesekkur"], "EN": ["house", "hello", "thanks"]}
+                 ).to_csv(root / "SignList_ClassId_TR_EN.csv", index=False)
+    k = 0
+    for split, ids in signers.items():
+        (root / split).mkdir(parents=True)
+        rows = []
+        for s in ids:
+            for n in range(2):
+                name = f"signer{s}_sample{k}"
+                (root / split / f"{name}_color.mp4").write_bytes(b"")
+                (root / split / f"{name}_depth.mp4").write_bytes(b"")
+                rows.append(f"{name},{k % 3}")
+                if npy_dir is not None:
+                    rng = np.random.default_rng(k)
+                    arr = np.concatenate([rng.uniform(0, 512, (8, 133, 2)), np.ones((8, 133, 1))], 2)
+                    np.save(npy_dir / f"{name}_color.npy", arr.astype(np.float32))
+                k += 1
+        (root / f"{split}_labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def params_for(dataset: str, **section) -> dict:
+    p = tiny_params()
+    p["dataset"] = dataset
+    p["datasets"][dataset].update(section)
+    return p
+
+
+def test_autsl_manifest_reads_labels_signers_and_the_class_list(tmp_path):
+    root = fake_autsl(tmp_path)
+    manifest, classes = build_dataset(params_for("autsl", root=str(root)))
+    assert list(classes["gloss"]) == ["hello", "thanks", "house"]          # by ClassId, not by row
+    assert len(manifest) == 8 and set(manifest["split"]) == {"train", "val", "test"}
+    row = manifest.set_index("sample_id").loc["signer2_sample4"]
+    assert (row.split, row.signer, row.label, row.gloss) == ("val", 2, 1, "thanks")
+    assert row.video == str(root / "val/signer2_sample4_color.mp4")
+
+
+def test_autsl_bad_root_names_what_is_missing_and_the_layout(tmp_path):
+    root = fake_autsl(tmp_path)
+    (root / "val_labels.csv").unlink()
+    with pytest.raises(DatasetLayoutError, match=r"(?s)val_labels.csv.*expected layout.*signer<S>_sample<N>"):
+        build_dataset(params_for("autsl", root=str(root)))
+    with pytest.raises(DatasetLayoutError, match="datasets.autsl.root"):
+        build_dataset(params_for("autsl", root=None))
+    (root / "val_labels.csv").write_text("signer2_sample4,7\n")
+    with pytest.raises(DatasetLayoutError, match="signer2_sample4.*'7'"):
+        build_dataset(params_for("autsl", root=str(root)))
+
+
+def fake_slr500(root: Path, folders: list[str], gloss_lines: list[str]) -> Path:
+    for name in folders:
+        d = root / "color" / name
+        d.mkdir(parents=True)
+        for signer in (1, 33, 40):
+            (d / f"P{signer:02d}_s1_00_0_color.avi").write_bytes(b"")
+    (root / "dictionary.txt").write_text("\n".join(gloss_lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_slr500_matches_glosses_to_folders_by_id_not_by_order(tmp_path):
+    # unpadded folder names sort '10' before '2' as strings; the gloss list is shuffled
+    folders = [str(i) for i in range(12)]
+    lines = [f"{i:06d}\tword{i}" for i in (3, 0, 11, 1, 2, 10, 4, 5, 6, 7, 8, 9)]
+    root = fake_slr500(tmp_path, folders, lines)
+    manifest, classes = build_dataset(params_for("slr500", root=str(root)))
+    assert list(classes["gloss"]) == [f"word{i}" for i in range(12)]
+    assert set(manifest.loc[manifest["video"].str.contains("/color/10/"), "gloss"]) == {"word10"}
+    assert manifest.groupby("split")["signer"].unique().apply(list).to_dict() == \
+        {"test": [40], "train": [1], "val": [33]}
+
+
+def test_slr500_refuses_a_gloss_list_it_cannot_align(tmp_path):
+    root = fake_slr500(tmp_path / "a", ["000", "001", "002"], ["hello", "thanks"])       # no ids, 2 for 3
+    with pytest.raises(DatasetLayoutError, match="cannot tell which gloss"):
+        build_dataset(params_for("slr500", root=str(root)))
+    root = fake_slr500(tmp_path / "b", ["000", "001", "005"], ["0 a", "1 b", "2 c"])      # ids disagree
+    with pytest.raises(DatasetLayoutError, match=r"folders without a gloss \[5\].*without a folder \[2\]"):
+        build_dataset(params_for("slr500", root=str(root)))
+    root = fake_slr500(tmp_path / "c", ["000", "001"], ["hello", "thanks"])               # positional is fine
+    assert list(build_dataset(params_for("slr500", root=str(root)))[1]["gloss"]) == ["hello", "thanks"]
+
+
+def test_bring_your_own_csv_and_folders(tmp_path):
+    (tmp_path / "clips").mkdir()
+    pd.DataFrame({"path": ["clips/a.mp4", "clips/b.mp4", "/abs/c.mp4"], "label": ["10", "9", "10"],
+                  "signer": ["1", "2", "3"], "split": ["train", "val", "test"]}).to_csv(tmp_path / "list.csv",
+                                                                                          index=False)
+    manifest, classes = build_dataset(params_for("byo", csv=str(tmp_path / "list.csv")))
+    assert list(classes["gloss"]) == ["9", "10"]                              # numeric glosses sort as numbers
+    assert manifest.set_index("sample_id").loc["clips__a", "video"] == str(tmp_path / "clips/a.mp4")
+    assert manifest.set_index("sample_id").loc["clips__a", "label"] == 1
+    for gloss in GLOSSES:
+        (tmp_path / "folders" / gloss).mkdir(parents=True)
+        for i in range(10):
+            (tmp_path / "folders" / gloss / f"v{i}.mp4").write_bytes(b"")
+    p = params_for("byo", root=str(tmp_path / "folders"))
+    manifest, classes = build_dataset(p)
+    assert list(classes["gloss"]) == sorted(GLOSSES) and len(manifest) == 30
+    assert set(manifest["split"]) == {"train", "val", "test"}
+    assert manifest.equals(build_dataset(p)[0])                               # the hash split is stable
+    with pytest.raises(DatasetLayoutError, match="exactly one of csv"):
+        build_dataset(params_for("byo", root=str(tmp_path), csv=str(tmp_path / "list.csv")))
+
+
+def test_presets_carry_the_papers_recipe_with_one_key(tmp_path):
+    p = tiny_params()
+    p["dataset"] = "autsl"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    eff = load_params(tmp_path / "params.yaml")
+    assert (eff["train"]["batch_size"], eff["train"]["lr"], eff["train"]["weight_decay"]) == (80, 0.04, 0.0004)
+    assert (eff["train"]["epochs"], eff["train"]["warmup_epochs"], eff["train"]["lr_steps"]) == (110, 5, [90, 100])
+    assert eff["model"]["base_channels"] == 64 and eff["pose"]["backend"] == "mediapipe"
+    assert eff["train"]["momentum"] == p["train"]["momentum"]                 # untouched keys stay
+    p["dataset"] = "slr500"
+    eff = apply_preset(p)
+    assert (eff["train"]["batch_size"], eff["train"]["lr"]) == (120, 0.06)
+    p["presets"]["slr500"]["train"]["epochz"] = 3
+    with pytest.raises(ParamsError, match=r"presets.slr500 applied(?s:.*)train.epochz"):
+        apply_preset(p)
+
+
+def test_a_real_dataset_runs_through_manifest_pose_and_keypoints(tmp_path):
+    """AUTSL layout + SAM-SLR npy skeletons (the importer), through snakemake."""
+    for d in ("npy", "autsl_root", "project", "dictionary"):
+        (tmp_path / d).mkdir()
+    root = fake_autsl(tmp_path / "autsl_root", npy_dir=tmp_path / "npy")
+    (tmp_path / "dictionary/signs.md").write_text("".join(f"## {g}\nA flat hand taps the chest.\n\n" for g in GLOSSES))
+    p = params_for("autsl", root=str(root))
+    p["knowledge"]["path"] = str(tmp_path / "dictionary")     # a real dataset brings its own dictionary
+    p["presets"]["autsl"]["pose"] = {"backend": "sam_slr", "importer": {"dir": str(tmp_path / "npy")},
+                                     "shard_size": 3}
+    wd = make_workdir(tmp_path / "project", p)
+    res = subprocess.run([str(BIN / "snakemake"), "--cores", "2", "results/autsl/keypoints"], cwd=wd,
+                         env=tool_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    index = json.loads((wd / "results/autsl/pose/index.json").read_text())
+    assert index["backend"] == "sam_slr" and len(index["shards"]) == 3 and index["quarantined"] == 0
+    described = json.loads((wd / "results/autsl/corpus.json").read_text())
+    assert described["samples"] == 8 and described["splits"] == {"test": 2, "train": 4, "val": 2}
+    plan = subprocess.run([str(BIN / "snakemake"), "-n", "all"], cwd=wd, env=tool_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert plan.returncode == 0 and "train" in plan.stdout and "ensemble" in plan.stdout
