@@ -24,7 +24,7 @@ def _pose(args, params):
 
 def _keypoints(args, params):
     from .data.stages import run_keypoints
-    run_keypoints(params, args.pose, args.out)
+    run_keypoints(params, args.pose, args.out, args.preset)
 
 
 def _kb_index(args, params):
@@ -53,9 +53,9 @@ def _ensemble(args, params):
     run_ensemble(params, args.train_dir, args.out)
 
 
-def _ablation_table(args, params):
-    from .evaluate.stages import run_ablation_table
-    run_ablation_table(params, args.ablations_dir, args.out_dir)
+def _tables(args, params):
+    from .evaluate.stages import run_tables
+    run_tables(params, args.results, args.out_dir)
 
 
 def _benchmark(args, params):
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keypoints", help="pose shards -> normalised keypoint shards of the preset")
     p.add_argument("--pose", type=Path, required=True, help="pose shard directory")
     p.add_argument("--out", type=Path, required=True, help="keypoint shard directory")
+    p.add_argument("--preset", help="this keypoint preset instead of keypoints.preset (the Table 6 runs)")
     p.set_defaults(func=_keypoints)
 
     p = sub.add_parser("kb-index", help="knowledge-base folder (txt, md, csv, pdf) -> persisted vector index")
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=Path, required=True)
     p.add_argument("--text", type=Path, required=True, help="the text bank (embed stage) for the MC terms")
     p.add_argument("--out", type=Path, required=True, help="results/<dataset>/train/<stream>")
-    p.add_argument("--ablation", help="train with the MC terms of params.ablations.terms[NAME] (Table 5)")
+    p.add_argument("--ablation", help="train with the MC terms of the run params.ablations.runs[NAME]")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("ensemble", help="weighted sum of the streams' scores -> metrics.json")
@@ -123,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="metrics.json")
     p.set_defaults(func=_ensemble)
 
-    p = sub.add_parser("ablation-table", help="the trained MC-terms ablations -> tables/table5.{md,csv}")
-    p.add_argument("--ablations-dir", type=Path, required=True, help="results/<dataset>/ablations")
+    p = sub.add_parser("tables", help="the paper's Tables 2-6, class-wise gains and confusions from results/")
+    p.add_argument("--results", type=Path, required=True, help="the results folder (all datasets)")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/tables")
-    p.set_defaults(func=_ablation_table)
+    p.set_defaults(func=_tables)
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
     p.add_argument("what", choices=["train", "describe", "dag", "mc", "pose"])

@@ -52,10 +52,13 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if params["mc"]["descriptions"] not in params["describe"]["variants"]:
         raise ParamsError(f"{source}: mc.descriptions: {params['mc']['descriptions']!r} is not among "
                           f"describe.variants {params['describe']['variants']}")
-    unknown = [name for name in params["ablations"]["run"] if name not in params["ablations"]["terms"]]
-    if unknown:
-        raise ParamsError(f"{source}: ablations.run: {unknown} not defined under ablations.terms "
-                          f"({sorted(params['ablations']['terms'])})")
+    for name, run in params["ablations"]["runs"].items():
+        if run["keypoints"] not in params["ablations"]["keypoints"]:
+            raise ParamsError(f"{source}: ablations.runs.{name}.keypoints: {run['keypoints']!r} is not among "
+                              f"ablations.keypoints {params['ablations']['keypoints']}")
+        if run["descriptions"] not in params["describe"]["variants"]:
+            raise ParamsError(f"{source}: ablations.runs.{name}.descriptions: {run['descriptions']!r} is not among "
+                              f"describe.variants {params['describe']['variants']}")
     synthetic_backend = params["pose"]["backend"] == "synthetic"
     if synthetic_backend != (params["dataset"] == "demo"):
         raise ParamsError(f"{source}: pose.backend: {params['pose']['backend']!r} with dataset "

@@ -29,7 +29,9 @@ def tiny_params() -> dict:
     p["pose"]["shard_size"] = 16
     p["model"].update(base_channels=8, num_units=3, stride_units=[2])
     p["train"].update(window=12, epochs=2, batch_size=8, warmup_epochs=1, lr_steps=[2], threads=1)
-    p["ablations"]["run"] = ["ce", "multipart"]
+    keep = ["ce", "multipart", "all", "kb_multipart", "sam27_ce", "sam27_multipart"]
+    p["ablations"]["runs"] = {k: p["ablations"]["runs"][k] for k in keep}
+    p["ablations"]["keypoints"] = ["gspmc87", "sam27"]
     return p
 
 

@@ -36,8 +36,8 @@ def workdir(tmp_path):
     (lambda p: p["keypoints"].update(preset="gspmc88"), "keypoints.preset"),
     (lambda p: p.update(colour="blue"), "colour"),
     (lambda p: p["model"].pop("num_units"), "model.num_units"),
-    (lambda p: p["ablations"]["run"].append("colour"), "ablations.run: ['colour'] not defined"),
-    (lambda p: p["ablations"]["terms"].update(hands=["hands"]), "ablations.terms.hands"),
+    (lambda p: p["ablations"]["runs"]["ce"].update(keypoints="masa49"), "ablations.runs.ce.keypoints"),
+    (lambda p: p["ablations"]["runs"]["ce"].update(terms=["hands"]), "ablations.runs.ce.terms"),
 ])
 def test_bad_params_name_the_key_and_touch_nothing(workdir, mutate, needle):
     before = _snapshot(workdir / "results")

@@ -162,3 +162,26 @@ def test_a_real_dataset_runs_through_manifest_pose_and_keypoints(tmp_path):
     plan = subprocess.run([str(BIN / "snakemake"), "-n", "all"], cwd=wd, env=tool_env(), capture_output=True,
                           text=True, timeout=300)
     assert plan.returncode == 0 and "train" in plan.stdout and "ensemble" in plan.stdout
+
+
+@pytest.mark.parametrize("dataset", ["autsl", "slr500"])
+def test_tables_plan_covers_the_papers_grid_without_running_it(tmp_path, dataset):
+    for d in ("root", "project", "dictionary"):
+        (tmp_path / d).mkdir()
+    if dataset == "autsl":
+        root = fake_autsl(tmp_path / "root")
+    else:
+        root = fake_slr500(tmp_path / "root", ["000", "001", "002"], ["0 hello", "1 thanks", "2 house"])
+    p = params_for(dataset, root=str(root))
+    p["ablations"] = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())["ablations"]
+    p["knowledge"]["path"] = str(tmp_path / "dictionary")
+    wd = make_workdir(tmp_path / "project", p)
+    plan = subprocess.run([str(BIN / "snakemake"), "-n", "tables"], cwd=wd, env=tool_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = dict(line.split() for line in
+                plan.stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:])
+    assert jobs["manifest"] == "1" and jobs["train"] == "4" and jobs["ensemble"] == "1" and jobs["tables"] == "1"
+    assert jobs["ablate"] == str(len(p["ablations"]["runs"])) == "15"
+    assert jobs["keypoint_preset"] == "5" and jobs["describe"] == jobs["embed"] == "2"   # gsp, kb
+    assert not (wd / "results").exists()                        # planned, nothing run

@@ -91,21 +91,39 @@ def test_one_stream_rebuilds_alone(dag_run):
     assert _job_stats(out) == {"train": "1", "total": "1"}
 
 
-def test_ablations_are_their_own_target(dag_run):
-    """`snakemake ablations` trains each (ablation, stream) with its own MC terms and writes
-    Table 5; the main DAG is untouched and a second call does nothing."""
-    res = _snakemake(dag_run, "--cores", "2", "ablations")
-    assert _job_stats(res.stdout + res.stderr) == {"ablate": "2", "ablation_table": "1", "ablations": "1", "total": "4"}
-    table = pd.read_csv(dag_run / "results/demo/tables/table5.csv")
-    assert list(table["ablation"]) == ["ce", "multipart"]
-    assert list(table["Multipart"]) == ["–", "✓"] and list(table["Synonym"]) == ["–", "–"]
-    assert list(table["published SLR-500 (%)"]) == [93.85, 95.25]
-    assert table["joint top-1 (%)"].between(0, 100).all()
-    # the override reached training: CE only and CE + part terms train different models
-    ce = _scores(dag_run / "results/demo/ablations/ce/joint/scores.npz")
-    parts = _scores(dag_run / "results/demo/ablations/multipart/joint/scores.npz")
-    assert not np.array_equal(ce["test_scores"], parts["test_scores"])
-    assert "Nothing to be done" in "".join(_snakemake(dag_run, "-n", "ablations").stdout)
+def test_tables_target_runs_what_the_tables_need(dag_run):
+    """`snakemake tables` trains each ablation run (its own terms, texts and keypoints) and
+    writes Tables 2-6, the class-wise gains and plot and the confusions; the main DAG is
+    already there, and a second call does nothing."""
+    res = _snakemake(dag_run, "--cores", "2", "tables")
+    assert _job_stats(res.stdout + res.stderr) == {"keypoint_preset": "2", "ablate": "6", "tables": "1",
+                                                   "total": "9"}
+    tables = dag_run / "results/demo/tables"
+    t5 = pd.read_csv(tables / "table5.csv")
+    assert len(t5) == 6 and list(t5["published SLR-500 (%)"]) == [93.85, 94.50, 94.93, 95.25, 95.38, 95.81]
+    measured = dict(zip(t5["run"], t5["measured top-1 (%)"]))
+    assert set(measured) == {"ce", "multipart", "all", "–"} and measured["–"] == "not run"
+    ce = json.loads((dag_run / "results/demo/ablations/ce/metrics.json").read_text())
+    assert float(measured["ce"]) == round(100 * ce["test"]["top1"], 2)
+    t4 = pd.read_csv(tables / "table4.csv").set_index("row")
+    assert t4.loc["VE + LLM + KB", "run"] == "kb_multipart" and t4.loc["VE + LLM", "measured top-1 (%)"].startswith(
+        "not run (describe.variants lacks llm")
+    t6 = pd.read_csv(tables / "table6.csv").set_index("preset")
+    assert t6.loc["sam27", "keypoints"] == 27 and t6.loc["masa49", "measured CE (%)"] == "not run"
+    assert t6.loc["sam27", "measured CE (%)"] != "not run"
+    t2 = pd.read_csv(tables / "table2.csv")
+    assert t2["measured top-1 (%)"].astype(float).between(0, 100).all()
+    assert (pd.read_csv(tables / "table3.csv")["measured AUTSL (%)"] == "not run").all()
+    per_class = pd.read_csv(tables / "classwise.csv")
+    assert len(per_class) == 6 and (per_class["gain (points)"] ==
+                                    (per_class["GSP-MC (%)"] - per_class["CE only (%)"]).round(2)).all()
+    assert (tables / "classwise.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "most frequent" in (tables / "confusion.md").read_text()
+    # the runs' overrides reached training: CE only and CE + part terms train different models
+    a, b = _scores(dag_run / "results/demo/ablations/ce/scores.npz"), \
+        _scores(dag_run / "results/demo/ablations/multipart/scores.npz")
+    assert not np.array_equal(a["test_scores"], b["test_scores"])
+    assert "Nothing to be done" in _snakemake(dag_run, "-n", "tables").stdout
 
 
 def test_same_seed_same_numbers(dag_run):
@@ -160,7 +178,8 @@ def test_dvc_repro_runs_the_same_dag(tmp_path):
     again = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=wd, env=env, capture_output=True, text=True)
     assert "up to date" in again.stdout
     assert not (wd / "results/demo/ablations").exists()     # a bare `dvc repro` leaves them out
-    res = subprocess.run([str(BIN / "dvc"), "repro", "experiments/dvc.yaml"], cwd=wd, env=env, capture_output=True,
-                         text=True, timeout=900)
+    res = subprocess.run([str(BIN / "dvc"), "repro", "experiments/dvc.yaml:ablate@sam27_ce"], cwd=wd, env=env,
+                         capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert list(pd.read_csv(wd / "results/demo/tables/table5.csv")["ablation"]) == ["ce", "multipart"]
+    assert json.loads((wd / "results/demo/ablations/sam27_ce/metrics.json").read_text())["test"]["n"] == 12
+    assert (wd / "results/demo/keypoint_presets/sam27").is_dir()

@@ -67,11 +67,11 @@ def pose_shard_paths(pose_dir: Path) -> list[Path]:
     return [Path(pose_dir) / name for name in json.loads(index.read_text())["shards"]]
 
 
-def run_keypoints(params: dict, pose_dir: Path, out_dir: Path) -> None:
+def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str | None = None) -> None:
     """Every pose shard -> a keypoint shard of the selected preset, normalised. The pose
     stage's quarantine list travels along, so training knows which samples are absent."""
     cfg = params["keypoints"]
-    preset = get_preset(cfg["preset"])
+    preset = get_preset(preset_name or cfg["preset"])
     kept = 0
     with atomic_dir(out_dir) as tmp:
         for path in tqdm(pose_shard_paths(pose_dir), desc="keypoints", disable=None):

@@ -26,7 +26,6 @@ TABLE5_TOP1 = {
     frozenset({"synonym", "global"}): 95.38,
     frozenset({"global", "synonym", "parts"}): 95.81,
 }
-TABLE5_DATASET = "SLR-500"
 
 # Table 6, keypoint presets: preset -> (paper's name, points, CE top-1, parts, + Multipart top-1).
 TABLE6 = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..io import write_json, write_text
+from ..io import write_json
 from ..train.streams import STREAMS
 from .ensemble import ensemble
 
@@ -26,17 +26,8 @@ def run_ensemble(params: dict, train_dir: Path, out: Path) -> dict:
     return metrics
 
 
-def run_ablation_table(params: dict, ablations_dir: Path, out_dir: Path) -> Path:
-    from .ablations import ablation_table, table_markdown
+def run_tables(params: dict, results_root: Path, out_dir: Path) -> None:
+    from .tables import write_tables
 
-    cfg = params["ablations"]
-    table = ablation_table(ablations_dir, cfg["run"], cfg["streams"], cfg["terms"])
-    out_dir = Path(out_dir)
-    write_text(out_dir / "table5.csv", table.to_csv(index=False))
-    note = (f"Measured: test top-1 on `{params['dataset']}`, seed {params['seed']}, MC weight "
-            f"{params['mc']['weight']}, temperature {params['mc']['temperature']}, texts `{params['mc']['descriptions']}`. "
-            "Synonym = synonym term, Prompt = global-description term, Multipart = part terms; all rows train CE. "
-            "Published: the paper's Table 5 (one stream; the paper does not say which).")
-    write_text(out_dir / "table5.md", table_markdown("Table 5: MC terms ablation", table, note))
-    log.info("table 5 (%d ablations x %d streams) -> %s", len(table), len(cfg["streams"]), out_dir / "table5.md")
-    return out_dir / "table5.md"
+    written = write_tables(params, Path(results_root), Path(out_dir))
+    log.info("tables: %d files -> %s", len(written), out_dir)

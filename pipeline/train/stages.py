@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, classes_path: Path,
               text_bank: Path, out_dir: Path, ablation: str | None = None) -> dict:
-    """`ablation` names an entry of params.ablations.terms whose MC terms replace mc.terms."""
+    """`ablation` names a run of params.ablations.runs whose MC terms replace mc.terms (its
+    keypoints and text bank are the paths given)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
     cfg = params["train"]
@@ -33,10 +34,10 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
 
     mc_cfg = params["mc"]
     if ablation is not None:
-        terms = params["ablations"]["terms"]
-        if ablation not in terms:
-            raise ValueError(f"ablation {ablation!r} is not defined under ablations.terms ({', '.join(terms)})")
-        mc_cfg = {**mc_cfg, "terms": list(terms[ablation])}
+        runs = params["ablations"]["runs"]
+        if ablation not in runs:
+            raise ValueError(f"ablation {ablation!r} is not defined under ablations.runs ({', '.join(runs)})")
+        mc_cfg = {**mc_cfg, "terms": list(runs[ablation]["terms"])}
         log.info("ablation %s: MC terms %s", ablation, mc_cfg["terms"] or "none (CE only)")
     bank = TextBank.load(text_bank)
     if bank.num_classes != len(classes):

@@ -1,42 +1,74 @@
-# Paper Table 5, kept out of `all`: `snakemake --cores N ablations` trains every
-# (ablation, stream) in params.ablations and writes results/<ds>/tables/table5.{md,csv}.
-# experiments/dvc.yaml holds the same stages for `dvc repro experiments/dvc.yaml`.
+# The paper's ablation runs and tables, kept out of `all`: `snakemake --cores N tables`
+# runs whatever Tables 2-6 need that is missing (the main DAG, one keypoints job per
+# preset in params.ablations.keypoints, one training per run in params.ablations.runs)
+# and writes results/<ds>/tables/. experiments/dvc.yaml holds the same stages for DVC.
 
 ABL = config["ablations"]
+TABLE_FILES = [f"table{k}.{ext}" for k in range(2, 7) for ext in ("md", "csv")] + \
+    ["classwise.md", "classwise.csv", "classwise.png", "confusion.md"]
+
+
+rule keypoint_preset:
+    input:
+        f"{RES}/pose/index.json",
+    output:
+        directory(f"{RES}/keypoint_presets/{{preset}}"),
+    wildcard_constraints:
+        preset="|".join(ABL["keypoints"]) or "$^",
+    params:
+        keypoints=config["keypoints"],
+        presets=config["presets"],
+    shell:
+        f"python -m pipeline keypoints --pose {RES}/pose --out {RES}/keypoint_presets/{{wildcards.preset}} "
+        f"--preset {{wildcards.preset}}"
+
+
+def ablation_inputs(wildcards):
+    run = ABL["runs"][wildcards.run]
+    return [f"{RES}/keypoint_presets/{run['keypoints']}", f"{RES}/manifest.parquet", f"{RES}/classes.csv",
+            f"{RES}/text/{run['descriptions']}.safetensors"]
+
+
+def ablation_cmd(wildcards):
+    run = ABL["runs"][wildcards.run]
+    return (f"python -m pipeline train --stream {run['stream']} --keypoints {RES}/keypoint_presets/{run['keypoints']} "
+            f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv "
+            f"--text {RES}/text/{run['descriptions']}.safetensors --ablation {wildcards.run} "
+            f"--out {RES}/ablations/{wildcards.run}")
 
 
 rule ablate:
     input:
-        TRAIN_INPUTS,
+        ablation_inputs,
     output:
-        train_outputs(f"{RES}/ablations/{{ablation}}/{{stream}}"),
+        train_outputs(f"{RES}/ablations/{{run}}"),
     wildcard_constraints:
-        ablation="|".join(ABL["run"]) or "$^",
-        stream="|".join(STREAMS),
+        run="|".join(ABL["runs"]) or "$^",
     params:
         seed=config["seed"],
         model=config["model"],
         train=config["train"],
         mc=config["mc"],
         presets=config["presets"],   # the file's presets (the values above have them applied)
-        ablations=lambda wc: ABL["terms"][wc.ablation],   # only this ablation's terms
+        ablations=lambda wc: ABL["runs"][wc.run],   # only this run's settings
+        cmd=ablation_cmd,
     threads: config["train"]["threads"]
     shell:
-        TRAIN_CMD + f" --ablation {{wildcards.ablation}} --out {RES}/ablations/{{wildcards.ablation}}/{{wildcards.stream}}"
+        "{params.cmd}"
 
 
-rule ablation_table:
+rule tables:
     input:
-        expand(f"{RES}/ablations/{{ablation}}/{{stream}}/metrics.json", ablation=ABL["run"], stream=ABL["streams"]),
+        f"{RES}/metrics.json",
+        f"{RES}/classes.csv",
+        expand(f"{RES}/ablations/{{run}}/metrics.json", run=list(ABL["runs"])),
+        expand(f"{RES}/ablations/{{run}}/scores.npz", run=list(ABL["runs"])),
     output:
-        f"{RES}/tables/table5.md",
-        f"{RES}/tables/table5.csv",
+        [f"{RES}/tables/{name}" for name in TABLE_FILES],
     params:
         ablations=ABL,
+        mc=config["mc"],
+        keypoints=config["keypoints"],
+        describe=config["describe"],
     shell:
-        f"python -m pipeline ablation-table --ablations-dir {RES}/ablations --out-dir {RES}/tables"
-
-
-rule ablations:
-    input:
-        rules.ablation_table.output,
+        f"python -m pipeline tables --results results --out-dir {RES}/tables"
