@@ -7,9 +7,14 @@ from pipeline.config import apply_preset, check_snakemake_config
 from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
 
 configfile: "params.yaml"
+# `--config dataset_root=PATH`, the one override the stages are given (the manifest's --root);
+# every other knob is read from params.yaml by the stages themselves
+DATASET_ROOT = config.pop("dataset_root", None)
 validate(config, "workflow/schemas/params.schema.json")
 check_snakemake_config(config)    # stages read params.yaml: refuse --config overrides
 config.update(apply_preset(dict(config)))   # what the stages run with: presets.<dataset> applied
+if DATASET_ROOT is not None:
+    config["datasets"][config["dataset"]]["root"] = str(DATASET_ROOT)
 
 DS = config["dataset"]
 RES = f"results/{DS}"

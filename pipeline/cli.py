@@ -13,7 +13,7 @@ log = logging.getLogger("pipeline")
 
 def _manifest(args, params):
     from .data.stages import run_manifest
-    run_manifest(params, args.out_dir)
+    run_manifest(params, args.out_dir, args.root)
 
 
 def _pose(args, params):
@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("manifest", help="dataset -> manifest.parquet, classes.csv (demo: + corpus, knowledge base)")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>")
+    p.add_argument("--root", help="the dataset's folder, instead of datasets.<dataset>.root "
+                                  "(snakemake --config dataset_root=PATH passes it)")
     p.set_defaults(func=_manifest)
 
     p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")

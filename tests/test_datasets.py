@@ -172,12 +172,12 @@ def test_tables_plan_covers_the_papers_grid_without_running_it(tmp_path, dataset
         root = fake_autsl(tmp_path / "root")
     else:
         root = fake_slr500(tmp_path / "root", ["000", "001", "002"], ["0 hello", "1 thanks", "2 house"])
-    p = params_for(dataset, root=str(root))
+    p = params_for(dataset, root=None)            # the root comes from --config below
     p["ablations"] = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())["ablations"]
     p["knowledge"]["path"] = str(tmp_path / "dictionary")
     wd = make_workdir(tmp_path / "project", p)
-    plan = subprocess.run([str(BIN / "snakemake"), "-n", "tables"], cwd=wd, env=tool_env(), capture_output=True,
-                          text=True, timeout=300)
+    plan = subprocess.run([str(BIN / "snakemake"), "-n", "tables", "--config", f"dataset_root={root}"], cwd=wd,
+                          env=tool_env(), capture_output=True, text=True, timeout=300)
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = dict(line.split() for line in
                 plan.stdout.split("Job stats:")[1].split("\n\n")[0].splitlines()[3:])
@@ -185,3 +185,11 @@ def test_tables_plan_covers_the_papers_grid_without_running_it(tmp_path, dataset
     assert jobs["ablate"] == str(len(p["ablations"]["runs"])) == "15"
     assert jobs["keypoint_preset"] == "5" and jobs["describe"] == jobs["embed"] == "2"   # gsp, kb
     assert not (wd / "results").exists()                        # planned, nothing run
+    made = subprocess.run([str(BIN / "snakemake"), "--cores", "1", f"results/{dataset}/manifest.parquet",
+                           "--config", f"dataset_root={root}"], cwd=wd, env=tool_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert len(pd.read_parquet(wd / f"results/{dataset}/manifest.parquet")) in (8, 9)
+    refused = subprocess.run([str(BIN / "snakemake"), "-n", "tables", "--config", "seed=3"], cwd=wd, env=tool_env(),
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "overrides" in refused.stdout + refused.stderr

@@ -21,11 +21,16 @@ from .wholebody import get_preset
 log = logging.getLogger(__name__)
 
 
-def run_manifest(params: dict, out_dir: Path) -> None:
+def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     """Write manifest.parquet, classes.csv, corpus.json and knowledge/: for the demo the
     synthetic corpus and its dictionary, for a real dataset what its adapter read (corpus.json
     then describes the source, and knowledge/ only says where the dictionary goes)."""
     dataset = params["dataset"]
+    if root is not None:
+        if dataset == "demo":
+            raise ValueError("--root: the demo dataset is generated, it has no root folder")
+        params = {**params, "datasets": {**params["datasets"],
+                                         dataset: {**params["datasets"][dataset], "root": str(root)}}}
     if dataset == "demo":
         corpus = build_corpus(params["synthetic"], params["seed"])
         manifest = corpus.manifest()

@@ -165,7 +165,10 @@ def plot_not_run(reason: str, path: Path) -> None:
 
 
 def _markdown(title: str, table: pd.DataFrame, note: str) -> str:
-    body = table.to_markdown(index=False, floatfmt=".2f")
+    # columns mixing numbers and "not run" are text to tabulate: format their numbers here
+    shown = table.apply(lambda col: col.map(lambda v: f"{v:.2f}" if isinstance(v, float) else v)
+                        if col.dtype == object else col)
+    body = shown.to_markdown(index=False, floatfmt=".2f")
     return f"# {title}\n\n{body}\n\n{note}\n"
 
 

@@ -1,6 +1,8 @@
 # manifest -> pose -> keypoints. `params:` carry the params sections a rule reads, so
 # snakemake reruns a rule when they change (as DVC does from dvc.yaml's params).
 
+import shlex
+
 # A checkpoint: the number of pose shards (one job each) is known once the manifest exists.
 checkpoint manifest:
     output:
@@ -12,8 +14,10 @@ checkpoint manifest:
         dataset=config["dataset"],
         seed=config["seed"],
         synthetic=config.get("synthetic"),
+        datasets=config["datasets"],
     shell:
-        f"python -m pipeline manifest --out-dir {RES}"
+        f"python -m pipeline manifest --out-dir {RES}" + (f" --root {shlex.quote(str(DATASET_ROOT))}"
+                                                          if DATASET_ROOT is not None else "")
 
 
 POSE_CMD = (f"python -m pipeline pose --manifest {RES}/manifest.parquet --corpus {RES}/corpus.json "
