@@ -32,7 +32,7 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return path or "<top level>"
 
 
-def jsonschema_errors_only(params: dict, source: str) -> None:
+def check_schema(params: dict, source: str) -> None:
     if not isinstance(params, dict):
         raise ParamsError(f"{source}: expected a mapping at the top level, got {type(params).__name__}")
     validator = jsonschema.Draft202012Validator(schema())
@@ -43,7 +43,7 @@ def jsonschema_errors_only(params: dict, source: str) -> None:
 
 
 def validate_params(params: dict, source: str = "params") -> dict:
-    jsonschema_errors_only(params, source)
+    check_schema(params, source)
     if params["dataset"] == "demo" and "synthetic" not in params:
         raise ParamsError(f"{source}: synthetic: required when dataset is 'demo'")
     if params["describe"]["provider"] == "offline" and "llm" in params["describe"]["variants"]:
@@ -81,15 +81,16 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 def apply_preset(params: dict, source: str = "params") -> dict:
     """The params the stages run with: presets.<dataset> (when there is one) laid over
-    the sections it names, then checked again as a whole."""
+    the sections it names, then checked as a whole (schema and cross-field checks)."""
     preset = params.get("presets", {}).get(params["dataset"])
     if not preset:
-        return params
+        return validate_params(params, source)
     return validate_params(deep_merge(params, preset), f"{source} with presets.{params['dataset']} applied")
 
 
 def read_params(path: str | Path = "params.yaml") -> dict:
-    """params.yaml as written (validated), presets not applied."""
+    """params.yaml as written, schema-checked; the cross-field checks run on the effective
+    params (load_params), since a preset may supply what the file alone lacks."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: params file not found (run from the project root or pass --params)")
@@ -97,11 +98,8 @@ def read_params(path: str | Path = "params.yaml") -> dict:
         params = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
-    if isinstance(params, dict) and params.get("dataset") in (params.get("presets") or {}):
-        # the file alone may hold values only valid once its preset is applied (pose.backend)
-        jsonschema_errors_only(params, str(path))
-        return params
-    return validate_params(params, str(path))
+    check_schema(params, str(path))
+    return params
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:

@@ -31,32 +31,43 @@ def backend_frames_per_s(params: dict, name: str, video: Path) -> dict:
             "frames_per_s": round(frames / wall, 1)}
 
 
+def _copies_params(params: dict, dataset: str | None = None) -> dict:
+    p = copy.deepcopy(params)
+    if dataset:
+        p["dataset"] = dataset
+    p["pose"].update(backend="mediapipe", shard_size=1)     # one video per shard = per job
+    return p
+
+
+def _write_copies_manifest(path: Path, video: Path, copies: int) -> None:
+    pd.DataFrame({"sample_id": [f"copy{i:03d}" for i in range(copies)], "split": "train", "signer": 0, "label": 0,
+                  "gloss": "X", "video": str(Path(video).resolve()), "n_frames": 0, "fps": 0.0}
+                 ).to_parquet(path, index=False)
+
+
+def _throughput(pose_dir: Path, wall: float, **row) -> dict:
+    from ..data.shards import read_shards
+    frames = sum(len(v) for v in read_shards(pose_dir)[0].values())
+    return {**row, "frames": frames, "seconds": round(wall, 2), "frames_per_s": round(frames / wall, 1)}
+
+
+def _with_speed_up(rows: list[dict]) -> list[dict]:
+    return [{**r, "speed_up": round(r["frames_per_s"] / rows[0]["frames_per_s"], 2)} for r in rows]
+
+
 def scaling(params: dict, video: Path, copies: int, workers: list[int]) -> list[dict]:
     """The whole stage on `copies` copies of the video, one per shard, per worker count."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = pd.DataFrame({"sample_id": [f"copy{i:03d}" for i in range(copies)], "split": "train",
-                                 "signer": 0, "label": 0, "gloss": "X", "video": str(video), "n_frames": 0,
-                                 "fps": 0.0})
         manifest_path = Path(tmp) / "manifest.parquet"
-        manifest.to_parquet(manifest_path, index=False)
-        p = copy.deepcopy(params)
-        p["pose"].update(backend="mediapipe", shard_size=1)
-        frames = None
+        _write_copies_manifest(manifest_path, video, copies)
+        p = _copies_params(params)
         for n in workers:
             out = Path(tmp) / f"pose-{n}"
             start = time.perf_counter()
             run_pose(p, manifest_path, None, out, workers=n)
-            wall = time.perf_counter() - start
-            if frames is None:
-                from ..data.shards import read_shards
-                frames = sum(len(v) for v in read_shards(out)[0].values())
-            rows.append({"workers": n, "videos": copies, "frames": frames, "seconds": round(wall, 2),
-                         "frames_per_s": round(frames / wall, 1)})
-    base = rows[0]["frames_per_s"]
-    for r in rows:
-        r["speed_up"] = round(r["frames_per_s"] / base, 2)
-    return rows
+            rows.append(_throughput(out, time.perf_counter() - start, workers=n, videos=copies))
+    return _with_speed_up(rows)
 
 
 def snakemake_scaling(params: dict, video: Path, copies: int, cores: list[int]) -> list[dict]:
@@ -69,39 +80,29 @@ def snakemake_scaling(params: dict, video: Path, copies: int, cores: list[int]) 
     import yaml
 
     root = Path(__file__).resolve().parents[2]
+    bin_dir = str(Path(sys.executable).parent)     # the stages' `python` is this one
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    p = _copies_params(params, dataset="byo")      # a video dataset (the manifest is written below)
     rows = []
     for n in cores:
         with tempfile.TemporaryDirectory() as tmp:
             wd = Path(tmp)
             shutil.copy(root / "Snakefile", wd / "Snakefile")
             shutil.copytree(root / "workflow", wd / "workflow")
-            p = copy.deepcopy(params)
-            p["dataset"] = "byo"                     # a video dataset (the manifest is written below)
-            p["pose"].update(backend="mediapipe", shard_size=1)
             (wd / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
             res = wd / "results" / p["dataset"]
             (res / "knowledge").mkdir(parents=True)
-            pd.DataFrame({"sample_id": [f"copy{i:03d}" for i in range(copies)], "split": "train", "signer": 0,
-                          "label": 0, "gloss": "X", "video": str(Path(video).resolve()), "n_frames": 0, "fps": 0.0}
-                         ).to_parquet(res / "manifest.parquet", index=False)
+            _write_copies_manifest(res / "manifest.parquet", video, copies)
             (res / "classes.csv").write_text("label,gloss\n0,X\n")
             (res / "corpus.json").write_text("{}\n")       # present so snakemake keeps this manifest
             start = time.perf_counter()
-            bin_dir = str(Path(sys.executable).parent)     # the stages' `python` is this one
-            env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
             done = subprocess.run([f"{bin_dir}/snakemake", "--cores", str(n), "--quiet", "all", "--",
                                    f"results/{p['dataset']}/pose/index.json"], cwd=wd, env=env,
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"snakemake --cores {n} failed:\n{done.stderr[-3000:]}")
-            wall = time.perf_counter() - start
-            from ..data.shards import read_shards
-            frames = sum(len(v) for v in read_shards(res / "pose")[0].values())
-        rows.append({"cores": n, "videos": copies, "frames": frames, "seconds": round(wall, 2),
-                     "frames_per_s": round(frames / wall, 1)})
-    for r in rows:
-        r["speed_up"] = round(r["frames_per_s"] / rows[0]["frames_per_s"], 2)
-    return rows
+            rows.append(_throughput(res / "pose", time.perf_counter() - start, cores=n, videos=copies))
+    return _with_speed_up(rows)
 
 
 def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int) -> None:

@@ -59,6 +59,8 @@ MESH_TO_FACE68 = [
 ]
 
 FACE_BASE, LEFT_HAND_BASE, RIGHT_HAND_BASE = 23, 91, 112
+_COCO_BODY = list(POSE_TO_COCO_BODY)
+_MP_BODY = list(POSE_TO_COCO_BODY.values())
 
 
 def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None, left_hand: np.ndarray | None,
@@ -69,9 +71,8 @@ def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None, left
     out = np.zeros((133, 3), np.float32)
     scale = np.array([width, height], np.float32)
     if pose is not None:
-        coco, mp = zip(*POSE_TO_COCO_BODY.items())
-        out[list(coco), :2] = pose[list(mp), :2] * scale
-        out[list(coco), 2] = np.clip(pose[list(mp), 2], 0.0, 1.0)
+        out[_COCO_BODY, :2] = pose[_MP_BODY, :2] * scale
+        out[_COCO_BODY, 2] = np.clip(pose[_MP_BODY, 2], 0.0, 1.0)
     if face is not None:
         out[FACE_BASE:FACE_BASE + 68, :2] = face[MESH_TO_FACE68, :2] * scale
         out[FACE_BASE:FACE_BASE + 68, 2] = 1.0

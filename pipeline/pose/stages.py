@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -56,16 +57,9 @@ def shard_is_current(path: Path, fingerprint: str) -> bool:
         return False
 
 
-def compute_shard(params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path, k: int) -> list[dict]:
-    """Shard k: skipped when current, else computed and written. Returns its quarantine
+def compute_shard(cfg: dict, backend, rows: pd.DataFrame, path: Path) -> list[dict]:
+    """One shard: skipped when current, else computed and written. Returns its quarantine
     (sample_id, source, reason); with pose.on_error 'fail' any failure raises."""
-    cfg = params["pose"]
-    shards = plan_shards(pd.read_parquet(manifest_path), cfg["shard_size"])
-    if not 0 <= k < len(shards):
-        raise ValueError(f"shard {k} does not exist: the manifest makes {len(shards)} shards of "
-                         f"pose.shard_size {cfg['shard_size']}")
-    rows, path = shards[k], Path(out_dir) / shard_name(k)
-    backend = make_backend(cfg, corpus_path)
     fingerprint = shard_fingerprint(cfg, backend, rows)
     if shard_is_current(path, fingerprint):
         log.info("pose %s: up to date, skipped", path.name)
@@ -76,6 +70,27 @@ def compute_shard(params: dict, manifest_path: Path, corpus_path: Path | None, o
         raise RuntimeError(f"pose {path.name}: {len(quarantine)} sample(s) failed and pose.on_error is 'fail': "
                            + "; ".join(f"{q['sample_id']} ({q['source']}): {q['reason']}" for q in quarantine))
     return quarantine
+
+
+class ShardRunner:
+    """The manifest's shard plan and one backend (a model load), made once per process
+    and used for every shard that process computes."""
+
+    def __init__(self, params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path):
+        self.cfg = params["pose"]
+        self.manifest_path = manifest_path
+        self.shards = plan_shards(pd.read_parquet(manifest_path), self.cfg["shard_size"])
+        self.out_dir = Path(out_dir)
+        self._corpus_path = corpus_path
+        self._backend = None
+
+    def __call__(self, k: int) -> list[dict]:
+        if not 0 <= k < len(self.shards):
+            raise ValueError(f"shard {k} does not exist: {self.manifest_path} makes {len(self.shards)} shards of "
+                             f"pose.shard_size {self.cfg['shard_size']}")
+        if self._backend is None:
+            self._backend = make_backend(self.cfg, self._corpus_path)
+        return compute_shard(self.cfg, self._backend, self.shards[k], self.out_dir / shard_name(k))
 
 
 def _estimate_shard(cfg: dict, backend, rows: pd.DataFrame, path: Path, fingerprint: str) -> list[dict]:
@@ -98,45 +113,49 @@ def _estimate_shard(cfg: dict, backend, rows: pd.DataFrame, path: Path, fingerpr
     return quarantine
 
 
-def _compute_shard_logged(args) -> list[dict]:
+_WORKER: ShardRunner | None = None     # a pool process's runner (spawned processes share nothing)
+
+
+def _start_worker(*args) -> None:
+    global _WORKER
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return compute_shard(*args)
+    _WORKER = ShardRunner(*args)
+
+
+def _worker_shard(k: int) -> list[dict]:
+    return _WORKER(k)
 
 
 def run_pose(params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path,
              shard: int | None = None, workers: int = 1) -> None:
     """With `shard`, that shard only (one snakemake job). Without, every shard that is not
     current (in `workers` processes), then the index and the quarantine list."""
-    out_dir = Path(out_dir)
+    runner = ShardRunner(params, manifest_path, corpus_path, out_dir)
     if shard is not None:
-        compute_shard(params, manifest_path, corpus_path, out_dir, shard)
+        runner(shard)
         return
-    cfg = params["pose"]
-    manifest = pd.read_parquet(manifest_path)
-    n = len(plan_shards(manifest, cfg["shard_size"]))
+    n = len(runner.shards)
     if n == 0:
         raise ValueError(f"{manifest_path}: the manifest has no samples")
-    jobs = [(params, manifest_path, corpus_path, out_dir, k) for k in range(n)]
     errors, quarantine = [], []
     if workers > 1 and n > 1:
         # spawn, not fork: a forked copy of a process that already loaded MediaPipe/torch
         # corrupts its heap
-        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_compute_shard_logged, job) for job in jobs]
-            for fut in futures:
-                try:
-                    quarantine += fut.result()
-                except RuntimeError as exc:
-                    errors.append(str(exc))
+        with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_start_worker,
+                                 initargs=(params, manifest_path, corpus_path, out_dir)) as pool:
+            results = [pool.submit(_worker_shard, k) for k in range(n)]
+            outcomes = [fut.result for fut in results]
     else:
-        for job in jobs:
-            try:
-                quarantine += compute_shard(*job)
-            except RuntimeError as exc:
-                errors.append(str(exc))
+        outcomes = [partial(runner, k) for k in range(n)]
+    for outcome in outcomes:
+        try:
+            quarantine += outcome()
+        except RuntimeError as exc:
+            errors.append(str(exc))
     if errors:
         raise RuntimeError("\n".join(errors))
-    finalize(out_dir, n, quarantine, cfg)
+    finalize(runner.out_dir, n, quarantine, runner.cfg)
 
 
 def finalize(out_dir: Path, n: int, quarantine: list[dict], cfg: dict) -> None:

@@ -23,18 +23,19 @@ rule keypoint_preset:
         f"--preset {{wildcards.preset}}"
 
 
+def run_paths(name):
+    """An ablation run's keypoints folder and text bank."""
+    run = ABL["runs"][name]
+    return f"{RES}/keypoint_presets/{run['keypoints']}", f"{RES}/text/{run['descriptions']}.safetensors"
+
+
 def ablation_inputs(wildcards):
-    run = ABL["runs"][wildcards.run]
-    return [f"{RES}/keypoint_presets/{run['keypoints']}", f"{RES}/manifest.parquet", f"{RES}/classes.csv",
-            f"{RES}/text/{run['descriptions']}.safetensors"]
+    return train_inputs(*run_paths(wildcards.run))
 
 
 def ablation_cmd(wildcards):
-    run = ABL["runs"][wildcards.run]
-    return (f"python -m pipeline train --stream {run['stream']} --keypoints {RES}/keypoint_presets/{run['keypoints']} "
-            f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv "
-            f"--text {RES}/text/{run['descriptions']}.safetensors --ablation {wildcards.run} "
-            f"--out {RES}/ablations/{wildcards.run}")
+    return train_cmd(ABL["runs"][wildcards.run]["stream"], *run_paths(wildcards.run),
+                     f"{RES}/ablations/{wildcards.run}", ablation=wildcards.run)
 
 
 rule ablate:

@@ -1,9 +1,17 @@
 # One training job per stream: results/<ds>/train/<stream>/{model.pt,scores.npz,...}.
 
 TEXT_BANK = f"{RES}/text/{config['mc']['descriptions']}.safetensors"
-TRAIN_INPUTS = [f"{RES}/keypoints", f"{RES}/manifest.parquet", f"{RES}/classes.csv", TEXT_BANK]
-TRAIN_CMD = (f"python -m pipeline train --stream {{wildcards.stream}} --keypoints {RES}/keypoints "
-             f"--manifest {RES}/manifest.parquet --classes {RES}/classes.csv --text {TEXT_BANK}")
+
+
+def train_inputs(keypoints, text):
+    return [keypoints, f"{RES}/manifest.parquet", f"{RES}/classes.csv", text]
+
+
+def train_cmd(stream, keypoints, text, out, ablation=None):
+    """The train command of the main streams and of the ablation runs (one shape, as in dvc.yaml)."""
+    extra = f" --ablation {ablation}" if ablation else ""
+    return (f"python -m pipeline train --stream {stream} --keypoints {keypoints} --manifest {RES}/manifest.parquet "
+            f"--classes {RES}/classes.csv --text {text}{extra} --out {out}")
 
 
 def train_outputs(out_dir):
@@ -12,7 +20,7 @@ def train_outputs(out_dir):
 
 rule train:
     input:
-        TRAIN_INPUTS,
+        train_inputs(f"{RES}/keypoints", TEXT_BANK),
     output:
         train_outputs(f"{RES}/train/{{stream}}"),
     wildcard_constraints:
@@ -23,6 +31,7 @@ rule train:
         train=config["train"],
         mc=config["mc"],
         presets=config["presets"],   # the file's presets (the values above have them applied)
+        cmd=lambda wc: train_cmd(wc.stream, f"{RES}/keypoints", TEXT_BANK, f"{RES}/train/{wc.stream}"),
     threads: config["train"]["threads"]   # the loop's torch intra-op threads
     shell:
-        TRAIN_CMD + f" --out {RES}/train/{{wildcards.stream}}"
+        "{params.cmd}"

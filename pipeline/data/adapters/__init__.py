@@ -17,6 +17,14 @@ class DatasetLayoutError(ValueError):
     """A dataset root that does not look like the layout its adapter expects."""
 
 
+def root_of(cfg: dict, dataset: str, layout) -> Path:
+    """datasets.<dataset>.root, or an error showing the layout (``layout(cfg)`` -> text)."""
+    if not cfg["root"]:
+        raise DatasetLayoutError(f"datasets.{dataset}.root: set it to the folder of the {dataset} download\n"
+                                 f"expected layout:\n{layout(dict(cfg, root='<root>'))}")
+    return Path(cfg["root"])
+
+
 def require(paths: list[Path], dataset: str, layout: str) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import DatasetLayoutError, class_frame, manifest_frame, require, signer_number
+from . import DatasetLayoutError, class_frame, manifest_frame, require, root_of, signer_number
 
 SPLITS = ("train", "val", "test")
 
@@ -34,10 +34,7 @@ def read_class_list(path: Path, gloss_column: str) -> list[str]:
 
 
 def autsl(cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if not cfg["root"]:
-        raise DatasetLayoutError("datasets.autsl.root: set it to the folder of the AUTSL download\n"
-                                 f"expected layout:\n{_layout(dict(cfg, root='<root>'))}")
-    root = Path(cfg["root"])
+    root = root_of(cfg, "autsl", _layout)
     require([root / s for s in SPLITS] + [root / cfg["labels"][s] for s in SPLITS] + [root / cfg["class_list"]],
             "autsl", _layout(cfg))
     glosses = read_class_list(root / cfg["class_list"], cfg["gloss_column"])

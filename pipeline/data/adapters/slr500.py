@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import VIDEO_SUFFIXES, DatasetLayoutError, class_frame, manifest_frame, require, signer_number
+from . import VIDEO_SUFFIXES, DatasetLayoutError, class_frame, manifest_frame, require, root_of, signer_number
 
 log = logging.getLogger(__name__)
 ID_LINE = re.compile(r"^\s*(\d+)[\s,;:\t]+(.*\S)\s*$")
@@ -59,10 +59,7 @@ def _in(signer: int, first_last: list[int]) -> bool:
 
 
 def slr500(cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    if not cfg["root"]:
-        raise DatasetLayoutError("datasets.slr500.root: set it to the folder of the SLR-500 download\n"
-                                 f"expected layout:\n{_layout(dict(cfg, root='<root>'))}")
-    root = Path(cfg["root"])
+    root = root_of(cfg, "slr500", _layout)
     videos = root / cfg["videos"]
     require([videos, root / cfg["gloss_list"]], "slr500", _layout(cfg))
     folders = {}
