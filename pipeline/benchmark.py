@@ -53,8 +53,10 @@ def _random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: in
     unit = lambda *s: (lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True))(  # noqa: E731
         rng.normal(size=(*s, dim)).astype(np.float32))
     M = num_class * segments
-    return TextBank(unit(num_class), unit(num_class, synonyms), np.ones((num_class, synonyms), bool), unit(M),
-                    np.repeat(np.arange(num_class), segments), rng.random((M, len(PARTS))) < 0.4, {})
+    eye = np.eye(num_class, dtype=bool)
+    return TextBank(unit(num_class), eye, unit(num_class, synonyms), np.ones((num_class, synonyms), bool),
+                    np.repeat(eye[:, None], synonyms, 1), unit(M), np.repeat(eye, segments, 0),
+                    rng.random((M, len(PARTS))) < 0.4, {})
 
 
 def measure_training(shape: dict, steps: int, threads: int) -> dict:
@@ -180,11 +182,23 @@ def benchmark_dag(params_path: Path, cores: int) -> dict:
             raise RuntimeError(f"the DAG failed:\n{output[-3000:]}")
         metrics = json.loads(next((wd / "results").glob("*/metrics.json")).read_text())
     result = {"seconds": seconds, "peak_rss_mib": peak[0] / 2 ** 20, "cores": cores,
-              "ensemble_test_top1": metrics["ensemble"]["test"]["top1"], "chance_top1": metrics["chance_top1"]}
+              "ensemble_test_top1": metrics["ensemble"]["test"]["top1"], "chance_top1": metrics["chance_top1"],
+              "metrics": metrics}
     print(f"demo DAG: {seconds / 60:.1f} min on {cores} cores, peak RSS (whole process tree) "
           f"{result['peak_rss_mib']:.0f} MiB, ensemble test top-1 {result['ensemble_test_top1']:.3f} "
           f"(chance {result['chance_top1']:.3f})", flush=True)
+    print(accuracy_table(metrics), flush=True)
     return result
+
+
+def accuracy_table(metrics: dict) -> str:
+    """metrics.json's top-1 per stream and the ensemble: train (the final model on its own
+    training clips), val, test."""
+    pct = lambda m, split: "-" if not m.get(split) else f"{100 * m[split]['top1']:.1f}"  # noqa: E731
+    rows = [f"{'':13s} {'train':>6s} {'val':>6s} {'test':>6s}"]
+    for name, m in [*metrics["streams"].items(), ("ensemble", metrics["ensemble"])]:
+        rows.append(f"{name:13s} {pct(m, 'train'):>6s} {pct(m, 'val'):>6s} {pct(m, 'test'):>6s}")
+    return "\n".join(rows)
 
 
 def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
@@ -221,64 +235,11 @@ def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
     return results
 
 
-def benchmark_mc_seeds(params: dict, seeds: list[int]) -> Path:
-    """CE only vs full GSP-MC, every stream and the ensemble, one run per seed, on the
-    dataset's existing keypoints and text bank. Writes results/<ds>/tables/mc_vs_ce.{md,csv}
-    with the per-seed numbers and mean and spread."""
-    import copy
-
-    import pandas as pd
-
-    from .evaluate.ensemble import ensemble
-    from .io import write_text
-    from .train.stages import run_train
-    from .train.streams import STREAMS
-
-    res = Path("results") / params["dataset"]
-    text = res / "text" / f"{params['mc']['descriptions']}.safetensors"
-    needed = [res / "keypoints", res / "manifest.parquet", res / "classes.csv", text]
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"run the DAG first (snakemake --cores 2 all); missing: {', '.join(missing)}")
-    variants = {"ce_only": [], "gsp_mc": ["global", "synonym", "parts"]}
-    rows = []
-    for seed in seeds:
-        for name, terms in variants.items():
-            p = copy.deepcopy(params)
-            p["seed"], p["mc"]["terms"] = seed, terms
-            out = res / "compare" / name / f"seed{seed}"
-            for stream in STREAMS:
-                run_train(p, stream, res / "keypoints", res / "manifest.parquet", res / "classes.csv", text,
-                          out / stream)
-            m = ensemble({s: out / s for s in STREAMS}, p["ensemble"]["weights"], p["ensemble"]["tune_on_val"])
-            row = {"variant": name, "seed": seed, "ensemble_top1": m["ensemble"]["test"]["top1"],
-                   **{f"{s}_top1": m["streams"][s]["test"]["top1"] for s in STREAMS}}
-            rows.append(row)
-            print(f"{name:8s} seed {seed}: ensemble {row['ensemble_top1']:.3f} joint {row['joint_top1']:.3f}",
-                  flush=True)
-    table = pd.DataFrame(rows)
-    summary = table.drop(columns="seed").groupby("variant").agg(["mean", "std"])
-    summary.columns = [f"{a} {b}" for a, b in summary.columns]
-    out_dir = res / "tables"
-    write_text(out_dir / "mc_vs_ce.csv", table.to_csv(index=False))
-    lines = [f"# CE only vs GSP-MC on `{params['dataset']}` ({len(seeds)} seeds, test top-1)", "",
-             "| variant | ensemble mean | ensemble std | joint mean | joint std |", "|---|---|---|---|---|"]
-    for variant, r in summary.iterrows():
-        lines.append(f"| {variant} | {r['ensemble_top1 mean']:.4f} | {r['ensemble_top1 std']:.4f} | "
-                     f"{r['joint_top1 mean']:.4f} | {r['joint_top1 std']:.4f} |")
-    lines += ["", "Per seed:", "", table.to_markdown(index=False, floatfmt=".4f")]
-    write_text(out_dir / "mc_vs_ce.md", "\n".join(lines) + "\n")
-    print("\n".join(lines[:6 + len(summary)]), flush=True)
-    return out_dir / "mc_vs_ce.md"
-
-
 def run_benchmark(args, params: dict) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
           f"torch {torch.__version__}", flush=True)
     if args.what == "train":
         benchmark_train(args.params, args.config, args.steps)
-    elif args.what == "mc":
-        benchmark_mc_seeds(params, list(range(args.seeds)))
     elif args.what == "pose":
         from .pose.benchmark import benchmark_pose
         benchmark_pose(params, args.video, args.copies, psutil.cpu_count())

@@ -58,6 +58,12 @@ def _tables(args, params):
     run_tables(params, args.results, args.out_dir)
 
 
+def _experiment(args, params):
+    from .experiment.mc import run_mc_experiment
+    seeds = args.seeds if args.seeds is not None else params["experiments"]["mc"]["seeds"]
+    run_mc_experiment(params, list(range(seeds)), args.jobs, args.streams, args.name)
+
+
 def _benchmark(args, params):
     from .benchmark import run_benchmark
     run_benchmark(args, params)
@@ -131,9 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/tables")
     p.set_defaults(func=_tables)
 
+    p = sub.add_parser("experiment", help="paired multi-seed comparisons -> results/<dataset>/experiments/")
+    p.add_argument("what", choices=["mc"], help="mc: CE only vs GSP-MC, params experiments.mc")
+    p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: experiments.mc.seeds)")
+    p.add_argument("--jobs", type=int, default=1, help="training runs in parallel (each gets "
+                   "train.threads / jobs torch threads)")
+    p.add_argument("--streams", nargs="+", help="train these streams only (default: all four and their "
+                   "ensemble); e.g. --streams joint to screen an MC variant quickly")
+    p.add_argument("--name", default="mc", help="results/<dataset>/experiments/<name>.{json,md} (default: mc)")
+    p.set_defaults(func=_experiment)
+
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag", "mc", "pose"])
-    p.add_argument("--seeds", type=int, default=3, help="mc: seeds per variant")
+    p.add_argument("what", choices=["train", "describe", "dag", "pose"])
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),

@@ -42,6 +42,18 @@ def check_schema(params: dict, source: str) -> None:
         raise ParamsError(f"{source}: invalid params\n" + "\n".join(lines))
 
 
+def val_split_left_out_by(params: dict) -> str | None:
+    """The param that leaves the dataset without a validation split (said as a clause), or
+    None when the dataset has one, or when its data decide (a byo csv with no val rows)."""
+    dataset = params["dataset"]
+    if dataset == "slr500" and not params["datasets"]["slr500"]["val_signers"]:
+        return f"datasets.slr500.val_signers is {json.dumps(params['datasets']['slr500']['val_signers'])}"
+    byo = params["datasets"]["byo"]
+    if dataset == "byo" and byo["root"] and not byo["csv"] and byo["val_fraction"] == 0:
+        return "datasets.byo.val_fraction is 0"
+    return None
+
+
 def validate_params(params: dict, source: str = "params") -> dict:
     check_schema(params, source)
     if params["dataset"] == "demo" and "synthetic" not in params:
@@ -64,6 +76,11 @@ def validate_params(params: dict, source: str = "params") -> dict:
         raise ParamsError(f"{source}: pose.backend: {params['pose']['backend']!r} with dataset "
                           f"{params['dataset']!r}: the synthetic backend renders the demo corpus, which has "
                           f"no videos, and it is the only one that can")
+    no_val = val_split_left_out_by(params)
+    if no_val and params["ensemble"]["tune_on_val"]:
+        raise ParamsError(f"{source}: ensemble.tune_on_val: true tunes the stream weights on the validation split, "
+                          f"but {no_val} (no validation split): set ensemble.tune_on_val: false to use "
+                          f"ensemble.weights, or give the dataset a validation split")
     synth = params.get("synthetic")
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "

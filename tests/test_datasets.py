@@ -12,6 +12,7 @@ import yaml
 from conftest import BIN, make_workdir, tiny_params, tool_env
 from pipeline.config import ParamsError, apply_preset, load_params
 from pipeline.data.adapters import DatasetLayoutError, build_dataset
+from pipeline.data.stages import run_manifest
 
 GLOSSES = ["hello", "thanks", "house"]
 
@@ -69,11 +70,11 @@ def test_autsl_bad_root_names_what_is_missing_and_the_layout(tmp_path):
         build_dataset(params_for("autsl", root=str(root)))
 
 
-def fake_slr500(root: Path, folders: list[str], gloss_lines: list[str]) -> Path:
+def fake_slr500(root: Path, folders: list[str], gloss_lines: list[str], signers=(1, 33, 40)) -> Path:
     for name in folders:
         d = root / "color" / name
         d.mkdir(parents=True)
-        for signer in (1, 33, 40):
+        for signer in signers:
             (d / f"P{signer:02d}_s1_00_0_color.avi").write_bytes(b"")
     (root / "dictionary.txt").write_text("\n".join(gloss_lines) + "\n", encoding="utf-8")
     return root
@@ -88,7 +89,39 @@ def test_slr500_matches_glosses_to_folders_by_id_not_by_order(tmp_path):
     assert list(classes["gloss"]) == [f"word{i}" for i in range(12)]
     assert set(manifest.loc[manifest["video"].str.contains("/color/10/"), "gloss"]) == {"word10"}
     assert manifest.groupby("split")["signer"].unique().apply(list).to_dict() == \
-        {"test": [40], "train": [1], "val": [33]}
+        {"test": [40], "train": [1, 33]}                                    # the paper's protocol: no val
+
+
+def test_slr500_default_is_the_papers_protocol_and_a_validation_split_is_optional(tmp_path):
+    """Signers 1-50: train 1-35, test 36-50, no val (the manifest stage accepts that); val_signers
+    carves a validation split out of the training signers."""
+    root = fake_slr500(tmp_path / "root", ["000", "001"], ["0 hello", "1 thanks"], signers=range(1, 51))
+    p = params_for("slr500", root=str(root))
+    assert p["datasets"]["slr500"]["val_signers"] is None
+    run_manifest(apply_preset(p), tmp_path / "out")
+    manifest = pd.read_parquet(tmp_path / "out/manifest.parquet")
+    signers = manifest.groupby("split")["signer"].apply(lambda s: sorted(set(s))).to_dict()
+    assert signers == {"train": list(range(1, 36)), "test": list(range(36, 51))}
+    assert len(manifest) == 2 * 50
+    manifest, _ = build_dataset(params_for("slr500", root=str(root), val_signers=[33, 35]))
+    signers = manifest.groupby("split")["signer"].apply(lambda s: sorted(set(s))).to_dict()
+    assert signers == {"train": list(range(1, 33)), "val": [33, 34, 35], "test": list(range(36, 51))}
+    with pytest.raises(ValueError, match=r"no samples in the val split"):     # asked for, but nobody is in it
+        run_manifest(apply_preset(params_for("slr500", root=str(root), val_signers=[60, 61])), tmp_path / "o2")
+
+
+def test_tune_on_val_without_a_validation_split_names_both_keys():
+    p = params_for("slr500")
+    assert apply_preset(p)["ensemble"]["tune_on_val"] is False              # the preset: the params' weights
+    p["presets"]["slr500"]["ensemble"] = {"tune_on_val": True}
+    with pytest.raises(ParamsError, match=r"ensemble.tune_on_val(?s:.*)datasets.slr500.val_signers is null"):
+        apply_preset(p)
+    p["datasets"]["slr500"]["val_signers"] = [33, 35]
+    assert apply_preset(p)["ensemble"]["tune_on_val"] is True
+    p = params_for("byo", root="/data/signs", val_fraction=0)
+    p["pose"]["backend"] = "mediapipe"
+    with pytest.raises(ParamsError, match=r"ensemble.tune_on_val(?s:.*)datasets.byo.val_fraction is 0"):
+        apply_preset(p)
 
 
 def test_slr500_refuses_a_gloss_list_it_cannot_align(tmp_path):
@@ -133,9 +166,12 @@ def test_presets_carry_the_papers_recipe_with_one_key(tmp_path):
     assert (eff["train"]["epochs"], eff["train"]["warmup_epochs"], eff["train"]["lr_steps"]) == (110, 5, [90, 100])
     assert eff["model"]["base_channels"] == 64 and eff["pose"]["backend"] == "mediapipe"
     assert eff["train"]["momentum"] == p["train"]["momentum"]                 # untouched keys stay
+    assert (eff["train"]["crop_min"], eff["train"]["test_crop"]) == (0.5, 0.95)     # CTR-GCN's feeder crops
     p["dataset"] = "slr500"
     eff = apply_preset(p)
     assert (eff["train"]["batch_size"], eff["train"]["lr"]) == (120, 0.06)
+    assert (eff["train"]["crop_min"], eff["train"]["test_crop"]) == (0.5, 0.95)
+    assert eff["ensemble"]["tune_on_val"] is False and eff["datasets"]["slr500"]["val_signers"] is None
     p["presets"]["slr500"]["train"]["epochz"] = 3
     with pytest.raises(ParamsError, match=r"presets.slr500 applied(?s:.*)train.epochz"):
         apply_preset(p)

@@ -2,6 +2,7 @@
 import logging
 import re
 
+import numpy as np
 import pytest
 
 from pipeline.data.synthetic.corpus import build_corpus
@@ -9,9 +10,11 @@ from pipeline.data.synthetic.dictionary import write_alphabet, write_dictionary
 from pipeline.describe.gsp import MissingKnowledge, describe_all
 from pipeline.describe.index import Retriever, build_index
 from pipeline.describe.knowledge import KnowledgeBase, load_entries
-from pipeline.describe.offline import OfflineProvider
+from pipeline.describe.lexicon import tag_parts
+from pipeline.describe.offline import OfflineProvider, clauses, label_restatements
+from pipeline.describe.stages import table1_report
 
-CFG = {"synonyms": 3, "top_k": 3, "allow_missing": False}
+CFG = {"synonyms": 3, "top_k": 3, "allow_missing": False, "synonym_source": "label"}
 UNRESOLVED = re.compile(r"\bhandshape\b|\b(as in|like) the sign\b", re.I)
 REMARK = re.compile(r"\b(origin|etymology|homophone|usage|regional variant|related sign|first recorded)\b", re.I)
 
@@ -31,24 +34,102 @@ def demo(tmp_path_factory, ):
     return corpus, kb, Retriever(index_dir, kb), kb_dir
 
 
-def test_every_demo_class_gets_a_full_self_contained_description(demo):
+@pytest.fixture(scope="module")
+def gsp_records(demo):
     corpus, kb, retriever, kb_dir = demo
     classes = [(k, s.gloss) for k, s in enumerate(corpus.signs)]
-    records = describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
+    return describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
+
+
+def test_every_demo_class_gets_a_full_self_contained_description(demo, gsp_records):
+    corpus, kb, retriever, kb_dir = demo
+    records = gsp_records
     assert [r["gloss"] for r in records] == [s.gloss for s in corpus.signs]
     for r, spec in zip(records, corpus.signs):
         assert r["global"].strip()
         assert len(r["synonyms"]) >= 3 and len(set(r["synonyms"])) == len(r["synonyms"])
         tags = {t for seg in r["parts"] for t in seg["parts"]}
+        # body is tagged where the text involves the body itself, not for every moving hand
         assert set(spec.parts_used("right_hand")) <= tags, (spec.gloss, r["parts"])
+        assert ("body" in tags) == ("body" in spec.parts_used()), (spec.gloss, r["parts"])
         for text in [r["global"], *r["synonyms"], *(seg["text"] for seg in r["parts"])]:
             assert not UNRESOLVED.search(text), (spec.gloss, text)
             assert not REMARK.search(text), (spec.gloss, text)
         prov = r["provenance"]
         assert prov["provider"] == "offline" and prov["variant"] == "gsp" and prov["prompt_version"]
         assert prov["retrieved"][0] == kb.lookup(spec.gloss).id and not prov["unresolved"]
+        assert prov["used"] == [kb.lookup(spec.gloss).id]          # the composer reads its own entry only
+        assert prov["synonym_source"] == "label"
         if spec.derived_from:      # the base sign's entry was followed
             assert kb.lookup(spec.derived_from).id in prov["followed"]
+
+
+def test_a_moving_hand_alone_is_not_the_body():
+    assert tag_parts("The dominant hand moves down.") == ["right_hand"]
+    assert tag_parts("The dominant hand pushes straight forward, three times.") == ["right_hand"]
+    assert tag_parts("As in the sign NIGHT, but the hand moves out to the side.") == ["right_hand"]
+    assert "body" in tag_parts("The dominant hand is placed on the chest.")
+    assert "body" in tag_parts("Both hands are placed in the signing space in front of the body.")
+    assert "body" in tag_parts("The elbow rests on the back of the other hand.")
+
+
+def test_label_synonyms_are_restatements_not_copies(demo, gsp_records):
+    """Eq. 4 from the label: each synonym names the label and keeps every clause of the
+    description, in another order and wording; it is not a near-copy of the global text
+    (MiniLM cosine), yet stays closer to its own class's global text than to the nearest
+    other class's, on average."""
+    from pipeline.text.encoders import encode
+
+    for r in gsp_records:
+        label = r["gloss"].lower().replace("-", " ")
+        assert all(s.startswith(f"For {label}, ") for s in r["synonyms"]), r["synonyms"]
+        assert len(set(s.split(". ")[0] for s in r["synonyms"])) == len(r["synonyms"])   # each leads differently
+        assert r["global"] not in r["synonyms"]
+    glob = encode("minilm", [r["global"] for r in gsp_records])
+    own, nearest_other = [], []
+    for k, r in enumerate(gsp_records):
+        sims = encode("minilm", r["synonyms"]) @ glob.T
+        own += list(sims[:, k])
+        nearest_other += list(np.delete(sims, k, axis=1).max(1))
+    own, nearest_other = np.array(own), np.array(nearest_other)
+    assert own.mean() < 0.93                         # the description rewordings sit at 0.98
+    assert (own - nearest_other).mean() > 0 and (own > nearest_other).mean() > 0.8
+
+
+def test_label_restatements_keep_every_clause_and_lead_with_another():
+    parts = ["The dominant hand is placed at the chin.", "The dominant hand moves down, once.", "The lips are rounded."]
+    assert label_restatements("night", parts, 3) == [
+        "For night, the strong hand moves down, once. The lips are rounded. The strong hand is placed at the chin.",
+        "For night, the lips are rounded. The dominant hand is positioned at the chin. "
+        "The dominant hand moves down, once.",
+        "For night, the dominant hand is placed at the chin. The dominant hand travels down, once. "
+        "The lips are rounded."]
+    assert label_restatements("night", [], 3) == []
+
+
+def test_description_synonyms_keep_the_rewording_behaviour(demo):
+    corpus, kb, retriever, kb_dir = demo
+    classes = [(0, corpus.signs[0].gloss)]
+    cfg = dict(CFG, synonym_source="description")
+    r = describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), cfg, str(kb_dir), 1)[0]
+    assert r["provenance"]["synonym_source"] == "description"
+    assert r["synonyms"] == OfflineProvider(kb).synonyms(r["gloss"], r["global"], 3)
+
+
+def test_report_shows_only_the_knowledge_used(demo, gsp_records):
+    """The Table-1 report's knowledge column holds the entries the description drew on; the
+    neighbours retrieval returned, which the offline composer does not read, are named apart."""
+    corpus, kb, retriever, kb_dir = demo
+    report = table1_report(gsp_records, kb, len(gsp_records))
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in report.splitlines()[2:]}
+    for r in gsp_records:
+        _, _, used, not_used, _ = rows[r["gloss"]]
+        own = kb.lookup(r["gloss"])
+        assert own.text in used
+        for i in r["provenance"]["retrieved"][1:]:
+            neighbour = kb.by_id[i]
+            if i not in r["provenance"]["followed"]:
+                assert neighbour.text not in used and neighbour.headword in not_used
 
 
 def test_minimal_pair_texts_differ_where_the_signs_do(demo):
@@ -130,3 +211,40 @@ def test_entries_from_csv_and_text(tmp_path):
     assert kb.lookup("tree").text == "The forearm stands upright."
     assert kb.lookup("HOUSE").text == "Both hands form a roof."
     assert any(e.headword is None and e.id.startswith("more-txt") for e in entries)
+
+
+def test_openai_label_synonyms_are_asked_from_the_label(demo, tmp_path, monkeypatch):
+    """With an LLM, synonym_source label sends P2 ("The sign <>'s synonyms") with the label and
+    the entries the description was grounded in, never the description; without the knowledge
+    base (variant llm) only the label and P2. Provenance 'used' is every entry the primary got."""
+    from pipeline.describe.echo_server import EchoServer
+    from pipeline.describe.openai_provider import OpenAIProvider
+
+    corpus, kb, retriever, kb_dir = demo
+    monkeypatch.setenv("GSPMC_TEST_KEY", "sk-test")
+    gloss = next(s.gloss for s in corpus.signs if s.derived_from)
+    with EchoServer() as server:
+        cfg = {"base_url": server.base_url, "model": "fake-model", "api_key_env": "GSPMC_TEST_KEY",
+               "response_format": "json_schema", "temperature": 0.0, "seed": 0, "timeout_s": 5,
+               "max_retries": 0, "backoff_s": 0.01, "backoff_max_s": 0.05, "concurrency": 1}
+        provider = OpenAIProvider(cfg, kb, str(tmp_path / "cache"))
+        grounded = describe_all([(0, gloss)], "gsp", kb, retriever, provider, CFG, str(kb_dir), 1)[0]
+        bare = describe_all([(0, gloss)], "llm", kb, retriever, provider, CFG, str(kb_dir), 1)[0]
+        asked = [b["messages"][-1]["content"] for b in server.requests
+                 if b["response_format"]["json_schema"]["name"] == "synonyms"]
+    prov = grounded["provenance"]
+    assert prov["used"] == prov["retrieved"] and prov["synonym_source"] == "label"
+    assert len(grounded["synonyms"]) == 3 and len(asked) == 2
+    for prompt_text in asked:
+        assert f'The sign "{gloss}"\'s synonyms' in prompt_text
+        assert grounded["global"] not in prompt_text
+    assert kb.lookup(gloss).text in asked[0]
+    assert all(kb.by_id[i].text in asked[0] for i in prov["followed"])
+    assert "Dictionary entries" not in asked[1] and not bare["provenance"]["used"]
+
+
+def test_clauses_keep_each_verb_with_its_subject():
+    assert clauses("As in the sign WEAK, but the hand is held with the palm facing forward.") == [
+        "As in the sign WEAK.", "But the hand is held with the palm facing forward."]
+    assert clauses("The dominant hand in the V handshape, palm facing the other hand, is placed at the nose.") == [
+        "The dominant hand in the V handshape, palm facing the other hand.", "The dominant hand is placed at the nose."]

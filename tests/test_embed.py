@@ -31,7 +31,7 @@ def test_bank_layout_and_cache_hits(tmp_path):
     bank = TextBank.load(tmp_path / "bank.safetensors")
     assert bank.global_.shape == (2, 384) and bank.synonyms.shape == (2, 2, 384)
     assert bank.synonym_mask.tolist() == [[True, True], [False, False]]
-    assert bank.segment_class.tolist() == [0, 0, 1]
+    assert bank.segment_members.tolist() == [[True, False], [True, False], [False, True]]
     assert bank.segment_parts[0, PARTS.index("left_hand")] and bank.segment_parts[0, PARTS.index("right_hand")]
     np.testing.assert_allclose(np.linalg.norm(bank.global_, axis=1), 1.0, atol=1e-5)
     # the same text in two roles is one vector
@@ -64,3 +64,15 @@ def test_overlong_text_is_counted_and_logged(tmp_path, caplog):
         stats = run_embed(params, tmp_path / "d.jsonl", tmp_path / "classes.csv", tmp_path / "bank.safetensors")
     assert stats["truncated"] == 1
     assert "truncated" in caplog.text
+
+
+def test_a_segment_shared_by_classes_is_stored_once_and_owned_by_each(tmp_path):
+    shared = json.loads(json.dumps(RECORDS))
+    shared[1]["parts"].append({"text": "The mouth is round.", "parts": ["mouth"]})
+    params = _write(tmp_path, shared)
+    stats = run_embed(params, tmp_path / "d.jsonl", tmp_path / "classes.csv", tmp_path / "bank.safetensors")
+    bank = TextBank.load(tmp_path / "bank.safetensors")
+    assert stats["segments"] == 3 and stats["shared_segments"] == 1
+    assert bank.segment_members.tolist() == [[True, False], [True, True], [False, True]]
+    assert bank.global_members.tolist() == [[True, False], [False, True]]
+    assert bank.synonym_members[0, :, 0].all() and not bank.synonym_members[0, :, 1].any()

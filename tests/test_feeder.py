@@ -7,11 +7,24 @@ from pipeline.train.feeder import Feeder, crop_bounds, resize_time
 
 def test_resize_time_matches_torch_bilinear_half_pixel():
     x = np.random.default_rng(0).normal(size=(37, 5, 3)).astype(np.float32)
+    x[..., 2] = np.abs(x[..., 2]) + 0.1          # every point detected
     ours = resize_time(x, 16)
     flat = torch.from_numpy(x.reshape(37, -1).T.copy())[None, None]
     ref = F.interpolate(flat, size=(15, 16), mode="bilinear", align_corners=False)[0, 0].T.numpy()
     np.testing.assert_allclose(ours.reshape(16, -1), ref, atol=1e-5)
     np.testing.assert_array_equal(resize_time(x, 37), x)
+
+
+def test_resize_time_never_blends_with_an_undetected_point():
+    x = np.zeros((6, 2, 3), np.float32)
+    x[:, :, 0], x[:, :, 1], x[:, :, 2] = 10.0, 20.0, 0.8
+    x[2:4, 0] = 0.0                               # point 0 undetected in frames 2-3
+    x[:, 1, 2] = 0.0                              # point 1 never detected
+    y = resize_time(x, 9)
+    seen = y[:, 0, 2] > 0
+    np.testing.assert_allclose(y[seen, 0], [[10.0, 20.0, 0.8]] * int(seen.sum()), rtol=1e-6)
+    assert not seen.all() and (y[~seen, 0] == 0).all()
+    assert (y[:, 1] == 0).all()
 
 
 def test_crop_bounds():

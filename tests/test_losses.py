@@ -44,10 +44,15 @@ def test_rows_without_a_positive_are_masked():
 
 def _bank(C=4, S=2, D=8, M=6):
     g = torch.Generator().manual_seed(3)
-    return {"global": torch.randn(C, D, generator=g), "synonyms": torch.randn(C, S, D, generator=g),
-            "synonym_mask": torch.tensor([[1, 1], [1, 0], [0, 0], [1, 1]], dtype=torch.bool),
+    segment_class = torch.tensor([0, 0, 1, 2, 3, 3])
+    synonym_mask = torch.tensor([[1, 1], [1, 0], [0, 0], [1, 1]], dtype=torch.bool)
+    synonym_members = torch.zeros(C, S, C, dtype=torch.bool)
+    synonym_members[torch.arange(C), :, torch.arange(C)] = True
+    return {"global": torch.randn(C, D, generator=g), "global_members": torch.eye(C, dtype=torch.bool),
+            "synonyms": torch.randn(C, S, D, generator=g), "synonym_mask": synonym_mask,
+            "synonym_members": synonym_members & synonym_mask[:, :, None],
             "segments": torch.randn(M, D, generator=g),
-            "segment_class": torch.tensor([0, 0, 1, 2, 3, 3]),
+            "segment_members": segment_class[:, None] == torch.arange(C)[None, :],
             "segment_parts": torch.tensor([[1, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 1, 1, 0],
                                            [0, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 1, 0, 1]], dtype=torch.bool)}
 
@@ -82,12 +87,46 @@ def test_a_segment_tagged_with_two_parts_is_a_positive_for_both():
 def test_synonym_sampling_falls_back_to_the_global_text():
     bank = _bank()
     torch.manual_seed(0)
-    picked = pick_synonyms(bank, torch.tensor([2, 1, 1]))
+    picked, owners = pick_synonyms(bank, torch.tensor([2, 1, 1]))
     torch.testing.assert_close(picked[0], bank["global"][2])           # class 2 has no synonyms
     torch.testing.assert_close(picked[1], bank["synonyms"][1, 0])      # class 1 has exactly one
+    # the owners of what was picked: class 2's global text, class 1's synonym (twice)
+    assert owners.int().argmax(1).tolist() == [2, 1, 1] and owners.sum(1).tolist() == [1, 1, 1]
 
 
 def test_ce_only_when_no_terms():
     ce = torch.tensor(2.0)
     assert total_loss(ce, {}, 0.5) is ce
     assert float(total_loss(ce, {"a": torch.tensor(1.0), "b": torch.tensor(3.0)}, 0.5)) == pytest.approx(3.0)
+
+
+def test_a_text_shared_by_two_classes_is_a_positive_for_both(monkeypatch):
+    """Classes 0 and 1 both say the same sentence: one segment (2) owned by both. Its column
+    is a positive for samples of either class, never a negative."""
+    import pipeline.train.mc as mc
+
+    bank = _bank()
+    bank["segment_members"][2, 0] = True
+    seen = []
+
+    def spy(skeleton, text, positives, tau):
+        seen.append(positives.clone())
+        return bidirectional_multi_positive(skeleton, text, positives, tau)
+
+    monkeypatch.setattr(mc, "bidirectional_multi_positive", spy)
+    torch.manual_seed(0)
+    mc_losses(torch.randn(3, 8), {"right_hand": torch.randn(3, 8)}, torch.tensor([0, 1, 3]), bank, ["parts"], 0.1)
+    # right-hand segments owned in this batch: 0 (class 0), 2 (classes 0 and 1), 5 (class 3)
+    assert seen[0].tolist() == [[True, True, False], [False, True, False], [False, False, True]]
+
+
+def test_identical_global_texts_are_positives_across_their_classes():
+    bank = _bank()
+    bank["global"][1] = bank["global"][0]
+    bank["global_members"][0, 1] = bank["global_members"][1, 0] = True
+    labels = torch.tensor([0, 1, 2])
+    glob = torch.randn(3, 8)
+    shared = mc_losses(glob, {}, labels, bank, ["global"], 0.1)["global"]
+    # by hand: rows 0 and 1 each have both texts 0 and 1 as positives
+    pos = torch.tensor([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    torch.testing.assert_close(shared, bidirectional_multi_positive(glob, bank["global"][labels], pos, 0.1))

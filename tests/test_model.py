@@ -84,3 +84,51 @@ def test_shapes_and_gradients():
     assert logits.shape == (3, 10)
     logits.sum().backward()
     assert all(p.grad is not None for p in m.parameters())
+
+
+ELEMENTS = 40_000   # weights per empirical std: its sampling error is then about 0.4 %
+
+
+def _public_conv_std(cin: int, cout: int) -> float:
+    """Empirical weight std of the public model's separate 1x1 conv (conv_init: Kaiming, fan-out)."""
+    ws = []
+    for _ in range(-(-ELEMENTS // (cin * cout))):
+        conv = torch.nn.Conv2d(cin, cout, 1)
+        torch.nn.init.kaiming_normal_(conv.weight, mode="fan_out")
+        ws.append(conv.weight.detach().flatten())
+    return float(torch.cat(ws).std())
+
+
+def _slice_stds(build, pick, slices: int) -> list[float]:
+    """Empirical std of each fused slice over enough fresh models."""
+    pieces = [[] for _ in range(slices)]
+    draws = -(-ELEMENTS * slices // pick(build()).numel())
+    for _ in range(draws):
+        w = pick(build()).detach()
+        for k, piece in enumerate(w.split(w.shape[0] // slices, 0)):
+            pieces[k].append(piece.flatten())
+    return [float(torch.cat(p).std()) for p in pieces]
+
+
+@pytest.mark.parametrize("cin,cout", [(3, 64), (64, 64), (64, 128)])
+def test_fused_convs_start_from_the_public_per_branch_distribution(cin, cout):
+    """Every slice of a fused conv has the std of the separate public conv it replaces
+    (Kaiming fan-out of that conv alone), not the fused tensor's smaller one."""
+    torch.manual_seed(0)
+    A = spatial_adjacency(get_preset("sam27").edges, 27)
+    S = A.shape[0]
+    gcn = lambda: CTRGraphConv(cin, cout, A)  # noqa: E731
+    R = gcn().rel_channels
+    checks = [
+        (lambda m: m.conv12.weight, 2 * S, _public_conv_std(cin, R)),     # conv1, conv2 per subset
+        (lambda m: m.conv3.weight, S, _public_conv_std(cin, cout)),       # conv3 per subset
+        (lambda m: m.conv4.weight, S, _public_conv_std(R, cout)),         # conv4 per subset
+    ]
+    for pick, slices, public in checks:
+        for std in _slice_stds(gcn, pick, slices):
+            assert std == pytest.approx(public, rel=0.05)
+    tcn = lambda: MultiScaleTemporalConv(cout, cout, 5, 1, [1, 2])  # noqa: E731
+    bc = cout // 4
+    for std in _slice_stds(tcn, lambda m: m.entry.weight, 3):        # the branches' 1x1 entries
+        assert std == pytest.approx(_public_conv_std(cout, bc), rel=0.05)
+    assert _public_conv_std(cout, bc) == pytest.approx((2 / bc) ** 0.5, rel=0.05)

@@ -342,3 +342,20 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     left = 40 + 10 * np.arange(6)
     assert ((out[:, 0, 0] >= left - 3.4) & (out[:, 0, 0] <= left + 10)).all(), out[:, 0, 0]
     assert ((out[:, 0, 1] >= 50 - 3.4) & (out[:, 0, 1] <= 60)).all(), out[:, 0, 1]
+
+
+@needs_fixture
+def test_demo_detector_noise_is_calibrated_on_mediapipe_jitter(fixture_pose):
+    """The demo's detector noise per part is within 25 % of what MediaPipe Holistic shows on
+    the real-video fixture (median |second difference| of rigid distances)."""
+    from pipeline.data.jitter import rigid_jitter
+    from pipeline.data.synthetic.corpus import build_corpus
+
+    real = rigid_jitter([fixture_pose])
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    corpus = build_corpus(params["synthetic"], params["seed"])
+    ids = list(corpus.manifest()["sample_id"])[::max(1, len(corpus.manifest()) // 40)]
+    demo = rigid_jitter([corpus.render(i) for i in ids])
+    for part in ("body", "face", "hand"):
+        assert demo[part] == pytest.approx(real[part], rel=0.25), (part, demo, real)
+    assert real["hand"] > 5 * real["face"]       # the hands are tracked far less steadily

@@ -8,7 +8,7 @@ from pipeline.data.synthetic.dictionary import write_alphabet, write_dictionary
 from pipeline.data.synthetic.phonology import HANDSHAPES, PAIR_DIMENSIONS
 
 CFG = dict(classes=36, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
-           noise_px=1.5, dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
+           noise=dict(body_px=0.2, face_px=0.25, hands_px=2.4, ar=0.5), dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,9 @@ def test_signer_independent_split(corpus):
     assert not (signers["train"] & signers["val"]) and not (signers["train"] & signers["test"])
     assert not (signers["val"] & signers["test"])
     assert m.label.nunique() == 36
+    # round(0.2 x 6) = 1 left-handed signer, and it is a test signer: the test split sees one
+    left = {s.signer_id for s in corpus.signers if not s.right_handed}
+    assert len(left) == 1 and left <= signers["test"]
 
 
 def test_manifest_frame_counts_match_rendered_clips(corpus):

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from .wholebody import NUM_WHOLEBODY, Preset
+from .wholebody import LEFT_HAND, NUM_WHOLEBODY, RIGHT_HAND, Preset, mirror_permutation
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +64,39 @@ def select_keypoints(frames: np.ndarray, preset: Preset) -> np.ndarray:
     if frames.shape[1] != NUM_WHOLEBODY:
         raise ValueError(f"expected the {NUM_WHOLEBODY}-point whole-body layout, got {frames.shape[1]} points")
     return frames[:, list(preset.indices)]
+
+
+LEFT_WRIST, RIGHT_WRIST = 9, 10
+
+
+def wrist_travel(frames: np.ndarray, wrist: int, hand_root: int, min_score: float) -> float:
+    """Path length of one wrist over the frames where it is seen (the hand model's root
+    where the body wrist is missing), per seen step."""
+    pts = np.where((frames[:, wrist, 2] >= min_score)[:, None], frames[:, wrist, :2], frames[:, hand_root, :2])
+    seen = (frames[:, wrist, 2] >= min_score) | (frames[:, hand_root, 2] >= min_score)
+    steps = seen[1:] & seen[:-1]
+    if not steps.any():
+        return 0.0
+    return float(np.linalg.norm(np.diff(pts, axis=0), axis=-1)[steps].mean())
+
+
+LEAD_RATIO = 1.25   # how much further the left wrist must travel to count as leading
+
+
+def is_left_dominant(frames: np.ndarray, min_score: float) -> bool:
+    """Whether the signer's left hand leads the clip: it travels clearly further than the
+    right. One-handed signs rest the other hand and two-handed ones with a base hold it
+    still, so the moving hand is the dominant one. Both hands of a symmetric sign travel
+    alike; without the margin such clips would be mirrored or not by the noise."""
+    left = wrist_travel(frames, LEFT_WRIST, LEFT_HAND[0], min_score)
+    right = wrist_travel(frames, RIGHT_WRIST, RIGHT_HAND[0], min_score)
+    return left > LEAD_RATIO * right
+
+
+def mirror(frames: np.ndarray) -> np.ndarray:
+    """A normalised (T, 133, 3) clip seen in a mirror: x -> -x about the mid-shoulder origin,
+    and every left point swaps with its right counterpart (undetected points stay 0)."""
+    out = frames[:, mirror_permutation()].copy()
+    out[..., 0] *= -1.0
+    out[..., 0][out[..., 2] == 0] = 0.0
+    return out

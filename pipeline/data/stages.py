@@ -9,9 +9,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from ..config import val_split_left_out_by
 from ..io import atomic_dir, atomic_path, write_json, write_text
 from .adapters import build_dataset
-from .keypoints import normalise, select_keypoints
+from .keypoints import is_left_dominant, mirror, normalise, select_keypoints
 from .manifest import SPLITS, check_manifest
 from .shards import QUARANTINE, read_shard, shard_paths, write_shard
 from .synthetic.corpus import build_corpus
@@ -19,6 +20,15 @@ from .synthetic.dictionary import write_alphabet, write_dictionary
 from .wholebody import get_preset
 
 log = logging.getLogger(__name__)
+
+
+def required_splits(params: dict) -> tuple[str, ...]:
+    """The splits the manifest may not leave empty: train and test always; val unless the
+    params leave it out (SLR-500's `val_signers: null`, the paper's protocol) or a byo csv
+    decides (a list with train and test rows only). Without val, training runs without
+    per-epoch validation and the ensemble uses the params' weights."""
+    byo_csv = params["dataset"] == "byo" and params["datasets"]["byo"]["csv"]
+    return ("train", "test") if val_split_left_out_by(params) or byo_csv else SPLITS
 
 
 def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
@@ -40,7 +50,7 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     else:
         manifest, classes = build_dataset(params)
         check_manifest(manifest, classes, f"dataset {dataset}")
-        empty = [s for s in SPLITS if not (manifest["split"] == s).any()]
+        empty = [s for s in required_splits(params) if not (manifest["split"] == s).any()]
         if empty:
             raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
                              f"(check datasets.{dataset})")
@@ -60,6 +70,9 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     with atomic_path(out_dir / "manifest.parquet") as tmp:
         manifest.to_parquet(tmp, index=False)
     counts = manifest["split"].value_counts().to_dict()
+    if "val" not in counts:
+        log.info("manifest: no validation split: training runs without per-epoch validation and the ensemble "
+                 "uses ensemble.weights")
     log.info("manifest: %s, %d classes, %d samples %s", dataset, len(classes), len(manifest), counts)
 
 
@@ -73,11 +86,16 @@ def pose_shard_paths(pose_dir: Path) -> list[Path]:
 
 
 def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str | None = None) -> None:
-    """Every pose shard -> a keypoint shard of the selected preset, normalised. The pose
-    stage's quarantine list travels along, so training knows which samples are absent."""
+    """Every pose shard -> a keypoint shard of the selected preset, normalised (and, with
+    keypoints.mirror_left_handed, mirrored where the left hand leads, so the dominant hand
+    is always the right one, as the descriptions' "dominant hand" says). The pose stage's
+    quarantine list travels along, so training knows which samples are absent."""
     cfg = params["keypoints"]
     preset = get_preset(preset_name or cfg["preset"])
-    kept = 0
+    if cfg["mirror_left_handed"] and not cfg["normalise"]:
+        raise ValueError("keypoints.mirror_left_handed mirrors about the mid-shoulder origin: it needs "
+                         "keypoints.normalise: true")
+    kept = mirrored = 0
     with atomic_dir(out_dir) as tmp:
         for path in tqdm(pose_shard_paths(pose_dir), desc="keypoints", disable=None):
             samples, meta = read_shard(path)
@@ -85,21 +103,26 @@ def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str 
                 raise ValueError(f"{path}: layout {meta.get('layout')!r}, expected coco_wholebody_133")
             if not samples:
                 continue        # every video of this shard was quarantined
-            out = {}
+            out, flipped = {}, []
             for sid, frames in samples.items():
                 if cfg["normalise"]:
                     frames = normalise(frames, cfg["min_score"])
+                if cfg["mirror_left_handed"] and is_left_dominant(frames, cfg["min_score"]):
+                    frames = mirror(frames)
+                    flipped.append(sid)
                 out[sid] = select_keypoints(frames, preset)
+            mirrored += len(flipped)
             kept += len(out)
             source = {k: v for k, v in meta.items() if k != "quarantine"}
             write_shard(tmp / path.name, out, {
                 "layout": preset.name, "source": source, "normalised": cfg["normalise"],
                 "parents": list(preset.parents), "indices": list(preset.indices),
-                "parts": {k: list(v) for k, v in preset.parts.items()},
+                "parts": {k: list(v) for k, v in preset.parts.items()}, "mirrored": flipped,
             })
         if kept == 0:
             raise ValueError(f"{pose_dir}: no sample has pose data (all quarantined?)")
         quarantine = Path(pose_dir) / QUARANTINE
         if quarantine.exists():
             shutil.copyfile(quarantine, tmp / QUARANTINE)
-    log.info("keypoints: preset %s (%d points), %d samples -> %s", preset.name, preset.num_points, kept, out_dir)
+    log.info("keypoints: preset %s (%d points), %d samples (%d mirrored: left hand leading) -> %s", preset.name,
+             preset.num_points, kept, mirrored, out_dir)

@@ -22,7 +22,7 @@ def canned_answer(body: dict) -> dict:
     if step == "refine":
         return {"refined": f"For {gloss} the flat dominant hand taps the chin twice."}
     if step == "synonyms":
-        n = int(re.search(r"Write (\d+) alternative", text).group(1))
+        n = int(re.search(r"\b[Ww]rite (\d+) (?:alternative|different)", text).group(1))
         return {"synonyms": [f"{gloss} variant {k}: the flat strong hand touches the chin." for k in range(n)]}
     return {"segments": [{"text": "The flat dominant hand", "parts": ["right_hand"]},
                          {"text": "taps the chin", "parts": ["right_hand", "face", "body"]}]}

@@ -6,6 +6,11 @@ Variants:
 - ``kb``: the description grounded in the retrieved entries, unrefined;
 - ``gsp``: grounded, refined (references resolved, remarks dropped), with synonyms and
   part segments: the full method.
+
+Provenance: ``retrieved`` (the class's own entry, then the top-k retrieval), ``used`` (the
+entries the provider's primary description was given or drew on: for the offline composer
+only the own entry), ``followed`` (entries refinement resolved references through),
+``synonym_source`` (Eq. 4: ``label`` or ``description``).
 """
 from __future__ import annotations
 
@@ -34,7 +39,9 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
     provenance = {"provider": provider.name if variant != "label" else "none",
                   "model": provider.model if variant != "label" else None,
                   "prompt_version": provider.version if variant != "label" else None,
-                  "variant": variant, "retrieved": [], "followed": [], "unresolved": [], "kb_missing": False}
+                  "variant": variant, "retrieved": [], "used": [], "followed": [], "unresolved": [],
+                  "kb_missing": False,
+                  "synonym_source": synonym_source(cfg) if variant != "label" and cfg["synonyms"] else None}
     record = {"label": label, "gloss": gloss, "global": "", "synonyms": [], "parts": [], "primary": "",
               "provenance": provenance}
     if variant == "label":
@@ -55,6 +62,7 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
                         "the label only" if provider.name == "offline" else "retrieved neighbours")
         try:
             primary = provider.primary(gloss, own, retrieved)
+            provenance["used"] = [e.id for e in provider.grounding(own, retrieved)]
         except LookupError:              # the offline composer needs the class's own entry
             primary = label_text(gloss)
     record["primary"] = primary
@@ -67,9 +75,30 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
     if not text.strip():
         raise ValueError(f"class {gloss!r}: the {variant} description came out empty")
     record["global"] = text
-    record["synonyms"] = provider.synonyms(gloss, text, cfg["synonyms"]) if cfg["synonyms"] else []
+    record["synonyms"] = make_synonyms(gloss, text, provenance, kb, provider, cfg)
     record["parts"] = provider.decompose(gloss, text)
     return record
+
+
+def synonym_source(cfg: dict) -> str:
+    # validated params always carry it; callers passing a bare dict get the paper's reading
+    return cfg.get("synonym_source", "label")
+
+
+def make_synonyms(gloss: str, text: str, provenance: dict, kb: KnowledgeBase, provider, cfg: dict) -> list[str]:
+    """Eq. 4. ``label``: the synonyms are made from the label (P2, "The sign <>'s synonym"),
+    not by rewording ``text``; the provider is given the entries the description was grounded
+    in (used + followed: none for the ``llm`` variant). Eq. 4 names only the label and P2, but
+    its LLM is the paper's knowledge-base-backed custom LLM (Fig. 3), the same one Eq. 3
+    retrieves with, and an LLM given a bare gloss invents signs it does not know: the
+    hallucination the knowledge base is there to prevent. ``description``: rewordings of ``text``."""
+    n = cfg["synonyms"]
+    if not n:
+        return []
+    if synonym_source(cfg) == "description":
+        return provider.synonyms(gloss, text, n)
+    ids = dict.fromkeys(provenance["used"] + provenance["followed"])
+    return provider.label_synonyms(gloss, n, text, [kb.by_id[i] for i in ids if i in kb.by_id])
 
 
 def describe_all(classes: list[tuple[int, str]], variant: str, kb: KnowledgeBase, retriever, provider,

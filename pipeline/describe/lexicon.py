@@ -1,7 +1,18 @@
 """Word lists the offline composer reasons with: which sentences describe an action,
 which body parts a phrase involves, which references need resolving, and safe
-paraphrases. Dictionary conventions ('dominant hand') map to the right hand, the
-usual case; a left-handed signer's clips carry the same sign mirrored."""
+paraphrases.
+
+Part tags name the keypoint groups a segment involves:
+- ``right_hand`` / ``left_hand``: "dominant hand" maps to ``right_hand`` and
+  "non-dominant hand" to ``left_hand``; ``keypoints.mirror_left_handed`` makes that true
+  for left-handed signers (their clips are mirrored so the dominant hand is the right one).
+- ``body``: the body's own keypoints are involved: the torso, chest, stomach, shoulders,
+  arms or elbows are named, or the hand is placed, held or oriented relative to the body
+  ("in front of the body", "in the signing space", "palm facing the body"). A movement word
+  alone ("moves down", "pushes forward", "is held") is not ``body``: it is carried by
+  the hand that moves.
+- ``face`` / ``mouth``: a location on the head or a facial action; a mouth action.
+"""
 from __future__ import annotations
 
 import re
@@ -26,16 +37,17 @@ ACTION_WORDS = re.compile(
     r"nod|nods|chin|forehead|nose|chest|shoulder|stomach|body)\b", re.I)
 
 _PART_PATTERNS = {
-    "right_hand": re.compile(r"\b(dominant hand|strong hand|right hand|both hands|each hand|the hands|"
+    # a lone "the hand" is the signing (dominant) hand in dictionary prose: "but the hand moves ..."
+    "right_hand": re.compile(r"\b(dominant hand|strong hand|right hand|both hands|each hand|the hands?|"
                              r"fingers?|fingertips?|thumb|palm|fist|knuckles?)\b", re.I),
     "left_hand": re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|left hand|both hands|"
                             r"each hand|the hands|other hand)\b", re.I),
     "face": re.compile(r"\b(forehead|temple|nose|chin|cheek|eyes?|eyebrows?|brows?|frown|face|head)\b", re.I),
     "mouth": re.compile(r"\b(mouth|lips?|cheeks are puffed|cheeks puffed|tongue|teeth)\b", re.I),
-    # the arm carries the hand, so placing or moving it involves the body's keypoints
-    "body": re.compile(r"\b(chest|shoulders?|stomach|body|torso|signing space|arms?|elbows?|moves?|push(es)?|"
-                       r"arc|circle|zig-zag|down|forward|side|taps?|twists?|rests?|placed|positioned|held|"
-                       r"travels?|thrusts?|touch(es)? lightly)\b", re.I),
+    # only what names the body itself (or a place or direction relative to it): a movement word
+    # alone says what the hand does, and tagging every movement body made body a near-constant tag
+    "body": re.compile(r"\b(body|torso|trunk|chest|stomach|belly|waist|hips?|shoulders?|shrugs?|"
+                       r"arms?|forearms?|elbows?|signing space)\b", re.I),
 }
 _NON_DOMINANT_ONLY = re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|other hand)\b", re.I)
 
@@ -46,7 +58,8 @@ def tag_parts(text: str, subject_parts: set[str] | None = None) -> list[str]:
     found = {p for p, rx in _PART_PATTERNS.items() if rx.search(text)}
     # "the non-dominant hand" alone does not involve the dominant one; "cheeks are puffed" is the mouth
     if "right_hand" in found and _NON_DOMINANT_ONLY.search(text) and not re.search(
-            r"\b(dominant hand|strong hand|right hand|both hands)\b", re.sub(_NON_DOMINANT_ONLY, "", text), re.I):
+            r"\b(dominant hand|strong hand|right hand|both hands|the hand)\b", re.sub(_NON_DOMINANT_ONLY, "", text),
+            re.I):
         found.discard("right_hand")
     if re.search(r"\bcheeks are puffed\b", text, re.I) and not re.search(r"\bat the cheek\b", text, re.I):
         found.discard("face")

@@ -40,7 +40,7 @@ SCHEMAS = {
                                      "parts": {"type": "array", "minItems": 1,
                                                "items": {"enum": list(PARTS)}}}}}}},
 }
-PROMPT_FILES = ("primary.txt", "primary_nokb.txt", "synonyms.txt", "refine.txt", "decompose.txt")
+PROMPT_FILES = ("primary.txt", "primary_nokb.txt", "synonyms.txt", "synonyms_label.txt", "refine.txt", "decompose.txt")
 
 
 def prompt(name: str) -> str:
@@ -53,6 +53,10 @@ def prompts_version() -> str:
     for name in PROMPT_FILES:
         h.update(name.encode() + b"\0" + prompt(name).encode())
     return h.hexdigest()[:16]
+
+
+def _entry_lines(entries: list[Entry]) -> str:
+    return "\n".join(f"- {e.headword + ' — ' if e.headword else ''}{e.text}" for e in entries)
 
 
 class LLMError(RuntimeError):
@@ -134,12 +138,15 @@ class OpenAIProvider:
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ the GSP steps
+    def grounding(self, own: Entry | None, retrieved: list[Entry]) -> list[Entry]:
+        """The entries the primary prompt carries: the own entry, then every retrieved one."""
+        return ([own] if own else []) + [e for e in retrieved if e is not own]
+
     def primary(self, gloss: str, own: Entry | None, retrieved: list[Entry]) -> str:
-        if own is None and not retrieved:
+        entries = self.grounding(own, retrieved)
+        if not entries:
             return self._ask("primary", prompt("primary_nokb.txt").format(gloss=gloss))["description"]
-        entries = ([own] if own else []) + [e for e in retrieved if e is not own]
-        knowledge = "Dictionary entries retrieved for it:\n" + "\n".join(
-            f"- {e.headword + ' — ' if e.headword else ''}{e.text}" for e in entries)
+        knowledge = "Dictionary entries retrieved for it:\n" + _entry_lines(entries)
         return self._ask("primary", prompt("primary.txt").format(gloss=gloss, knowledge=knowledge))["description"]
 
     def refine(self, gloss: str, text: str) -> tuple[str, list[str], list[str]]:
@@ -163,7 +170,16 @@ class OpenAIProvider:
         return answer["refined"], used, unresolved
 
     def synonyms(self, gloss: str, text: str, n: int) -> list[str]:
+        """``synonym_source: description``: rewordings of the refined description."""
         answer = self._ask("synonyms", prompt("synonyms.txt").format(gloss=gloss, text=text, n=n))
+        return [s for s in answer["synonyms"] if s.strip()][:n]
+
+    def label_synonyms(self, gloss: str, n: int, description: str, knowledge: list[Entry]) -> list[str]:
+        """``synonym_source: label`` (Eq. 4, P2 "The sign <>'s synonym"): from the label and the
+        dictionary entries the description was grounded in, never from the description itself."""
+        grounding = ("Dictionary entries for it and the entries they refer to:\n" + _entry_lines(knowledge)
+                     if knowledge else "")
+        answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n))
         return [s for s in answer["synonyms"] if s.strip()][:n]
 
     def decompose(self, gloss: str, text: str) -> list[dict]:

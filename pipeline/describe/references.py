@@ -73,6 +73,9 @@ def apply_difference(base: str, diff: str) -> str:
             move = f"{_PLURAL.get(first, first)} {rest}".strip()
         return re.sub(r" and [^,;]+(, (once|twice|three times)\.)", lambda k: f" and {move}{k.group(1)}", base,
                       count=1)
+    m = re.match(r"^the movement is made (once|twice|three times)$", diff)
+    if m and re.search(r", (once|twice|three times)\.", base):
+        return re.sub(r", (once|twice|three times)\.", f", {m.group(1)}.", base, count=1)
     if _MOUTH_SENTENCE.search(diff):
         return _replace_sentences(base, _MOUTH_SENTENCE, diff)
     if _BROW_SENTENCE.search(diff):

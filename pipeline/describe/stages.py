@@ -35,15 +35,30 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def knowledge_used(provenance: dict) -> list[str]:
+    """Entry ids the description drew on: what the primary was given, then what refinement followed."""
+    return list(dict.fromkeys(provenance["used"] + provenance["followed"]))
+
+
+def retrieved_not_used(provenance: dict) -> list[str]:
+    used = set(knowledge_used(provenance))
+    return [i for i in provenance["retrieved"] if i not in used]
+
+
 def table1_report(records: list[dict], kb: KnowledgeBase, n: int) -> str:
-    """Paper Table 1: primary | retrieved knowledge | refined, for the first n classes."""
-    lines = ["| class | primary description | retrieved knowledge | refined description |",
-             "|---|---|---|---|"]
+    """Paper Table 1: primary | knowledge | refined, for the first n classes. The knowledge
+    column shows only entries the description used; entries retrieval returned but the
+    provider did not use (the offline composer's top-k neighbours) are named apart, so the
+    report never credits a description with knowledge it did not draw on."""
+    lines = ["| class | primary description | knowledge used | retrieved, not used | refined description |",
+             "|---|---|---|---|---|"]
     for r in records[:n]:
-        ids = r["provenance"]["retrieved"] + r["provenance"]["followed"]
         knowledge = "<br>".join(f"**{kb.by_id[i].headword or i}**: {kb.by_id[i].text}"
-                                for i in dict.fromkeys(ids) if i in kb.by_id)
-        lines.append(f"| {_cell(r['gloss'])} | {_cell(r['primary'])} | {_cell(knowledge)} | {_cell(r['global'])} |")
+                                for i in knowledge_used(r["provenance"]) if i in kb.by_id)
+        unused = ", ".join(kb.by_id[i].headword or i if i in kb.by_id else i
+                           for i in retrieved_not_used(r["provenance"]))
+        lines.append(f"| {_cell(r['gloss'])} | {_cell(r['primary'])} | {_cell(knowledge) or '–'} | "
+                     f"{_cell(unused) or '–'} | {_cell(r['global'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -64,7 +79,8 @@ def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: 
                            cfg["openai"]["concurrency"] if cfg["provider"] == "openai" else 1)
     seconds = time.perf_counter() - t0
     write_text(out, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))
-    write_text(report, f"# Descriptions ({variant}, provider {provider.name})\n\n"
+    write_text(report, f"# Descriptions ({variant}, provider {provider.name}, synonyms from the "
+               f"{cfg['synonym_source']})\n\n"
                + table1_report(records, kb, cfg["report_classes"]))
     stats = {"classes": len(records), "seconds": seconds, "seconds_per_class": seconds / max(1, len(records)),
              "requests": getattr(provider, "requests", 0), "cache_hits": getattr(provider, "cache_hits", 0)}

@@ -1,9 +1,18 @@
-"""Weighted multi-stream ensemble. Each stream's logits become probabilities (softmax)
-before weighting, so streams with larger logit scales do not dominate; weights come
-from params or are tuned by grid search on the validation split only."""
+"""Weighted multi-stream ensemble: the weighted sum of each stream's scores, with
+weights from params or tuned by grid search on the validation split only.
+
+What gets summed is ``ensemble.rule``:
+- ``scores`` (default): the raw classifier outputs (logits), as CTR-GCN's, GAP's and
+  SAM-SLR's ensemble scripts add them. A stream with a larger logit scale (more
+  confident) weighs more for the same weight.
+- ``softmax``: each stream's probabilities, so every stream's vote is on one scale.
+On streams whose logit scales differ the two rules can pick different classes, which
+is why the rule is a param and both are reported by the experiment commands.
+"""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +20,7 @@ import numpy as np
 from .metrics import accuracy_report, topk_accuracy
 
 WEIGHT_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+RULES = ("scores", "softmax")
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -19,19 +29,29 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def combine(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    return sum(weights.get(s, 0.0) * softmax(v) for s, v in scores.items())
+def stream_votes(scores: np.ndarray, rule: str) -> np.ndarray:
+    """What one stream contributes to the sum under ``rule``."""
+    if rule == "scores":
+        return scores
+    if rule == "softmax":
+        return softmax(scores)
+    raise ValueError(f"unknown ensemble rule {rule!r}; known: {', '.join(RULES)}")
 
 
-def tune_weights(val_scores: dict[str, np.ndarray], labels: np.ndarray, start: dict[str, float]) -> dict[str, float]:
+def combine(scores: dict[str, np.ndarray], weights: dict[str, float], rule: str = "scores") -> np.ndarray:
+    return sum(weights.get(s, 0.0) * stream_votes(v, rule) for s, v in scores.items())
+
+
+def tune_weights(val_scores: dict[str, np.ndarray], labels: np.ndarray, start: dict[str, float],
+                 rule: str = "scores") -> dict[str, float]:
     """Best val top-1 over a grid; the params' weights are tried first so they win ties."""
     streams = sorted(val_scores)
-    best_w, best = dict(start), topk_accuracy(combine(val_scores, start), labels, 1)
-    probs = {s: softmax(v) for s, v in val_scores.items()}
+    best_w, best = dict(start), topk_accuracy(combine(val_scores, start, rule), labels, 1)
+    votes = {s: stream_votes(v, rule) for s, v in val_scores.items()}
     for combo in itertools.product(WEIGHT_GRID, repeat=len(streams)):
         if not any(combo):
             continue
-        acc = topk_accuracy(sum(w * probs[s] for s, w in zip(streams, combo)), labels, 1)
+        acc = topk_accuracy(sum(w * votes[s] for s, w in zip(streams, combo)), labels, 1)
         if acc > best:
             best, best_w = acc, dict(zip(streams, combo))
     return best_w
@@ -42,29 +62,53 @@ def load_stream_scores(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def ensemble(stream_dirs: dict[str, Path], weights: dict[str, float], tune_on_val: bool) -> dict:
+def trained_on(stream_dir: Path) -> dict | None:
+    """A stream's accuracy on its own training clips, from its metrics.json (None when absent)."""
+    path = Path(stream_dir) / "metrics.json"
+    return json.loads(path.read_text()).get("train") if path.exists() else None
+
+
+def has_val(scores: dict[str, np.ndarray]) -> bool:
+    """Whether a stream's scores hold a validation split (a run without one writes no val arrays)."""
+    return "val_ids" in scores and len(scores["val_ids"]) > 0
+
+
+def ensemble(stream_dirs: dict[str, Path], weights: dict[str, float], tune_on_val: bool,
+             rule: str = "scores") -> dict:
+    """Without a validation split (the paper's SLR-500 protocol) the params' weights are
+    used and every "val" entry is None; tune_on_val then has nothing to tune on: an error."""
     loaded = {s: load_stream_scores(Path(d) / "scores.npz") for s, d in stream_dirs.items()}
     ref_name, ref = next(iter(loaded.items()))
+    with_val = has_val(ref)
     for s, z in loaded.items():
-        for split in ("val", "test"):
+        if has_val(z) != with_val:
+            raise ValueError(f"stream {s}: {'has' if has_val(z) else 'has no'} validation split but stream "
+                             f"{ref_name} {'has one' if with_val else 'has none'}; retrain on one manifest")
+        for split in ("val", "test") if with_val else ("test",):
             if not np.array_equal(z[f"{split}_ids"], ref[f"{split}_ids"]):
                 raise ValueError(f"stream {s}: {split} samples differ from stream {ref_name}'s")
+    if tune_on_val and not with_val:
+        raise ValueError(f"ensemble.tune_on_val: true tunes the stream weights on the validation split, but "
+                         f"the streams were trained without one ({Path(stream_dirs[ref_name]) / 'scores.npz'} holds "
+                         f"test scores only): set ensemble.tune_on_val: false to use ensemble.weights, or give "
+                         f"the dataset a validation split")
     missing = [s for s in loaded if s not in weights]
     if missing and not tune_on_val:
         raise ValueError(f"ensemble.weights has no weight for stream(s) {missing}")
     start = {s: float(weights.get(s, 1.0)) for s in loaded}
-    val = {s: z["val_scores"] for s, z in loaded.items()}
+    val = {s: z["val_scores"] for s, z in loaded.items()} if with_val else {}
     test = {s: z["test_scores"] for s, z in loaded.items()}
-    chosen = tune_weights(val, ref["val_labels"], start) if tune_on_val else start
+    chosen = tune_weights(val, ref["val_labels"], start, rule) if tune_on_val else start
     num_class = ref["test_scores"].shape[1]
     return {
         "num_class": int(num_class),
         "chance_top1": 1.0 / num_class,
-        "streams": {s: {"val": accuracy_report(val[s], ref["val_labels"]),
+        "streams": {s: {"train": trained_on(stream_dirs[s]),
+                        "val": accuracy_report(val[s], ref["val_labels"]) if with_val else None,
                         "test": accuracy_report(test[s], ref["test_labels"])} for s in loaded},
         "ensemble": {
-            "weights": chosen, "weights_source": "tuned_on_val" if tune_on_val else "params",
-            "val": accuracy_report(combine(val, chosen), ref["val_labels"]),
-            "test": accuracy_report(combine(test, chosen), ref["test_labels"]),
+            "rule": rule, "weights": chosen, "weights_source": "tuned_on_val" if tune_on_val else "params",
+            "val": accuracy_report(combine(val, chosen, rule), ref["val_labels"]) if with_val else None,
+            "test": accuracy_report(combine(test, chosen, rule), ref["test_labels"]),
         },
     }

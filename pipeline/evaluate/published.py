@@ -9,7 +9,8 @@ TABLE2_SLR500 = {"joint": 96.01, "joint_motion": 95.28, "bone": 94.37, "bone_mot
 TABLE3_AUTSL = {"top1": 97.07, "top5": 99.89}
 
 # Table 4 (the description sources; the MC term is Multipart, whose Table 5 and 6 rows carry
-# the same 95.25): row -> (MC terms, describe variant or None for no text, published).
+# the same 95.25): row -> (MC terms, describe variant or None for no text, published). The row
+# names are the paper's, whose texts an LLM wrote; tables.table4 adds who wrote ours.
 TABLE4_ROWS = [
     ("VE", frozenset(), None, 93.85),
     ("VE + LLM", frozenset({"parts"}), "llm", 93.57),

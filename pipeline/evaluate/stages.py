@@ -17,12 +17,12 @@ def run_ensemble(params: dict, train_dir: Path, out: Path) -> dict:
         if not (d / "scores.npz").exists():
             raise FileNotFoundError(f"{d / 'scores.npz'}: stream {s} has not been trained")
     cfg = params["ensemble"]
-    metrics = ensemble(dirs, cfg["weights"], cfg["tune_on_val"])
+    metrics = ensemble(dirs, cfg["weights"], cfg["tune_on_val"], cfg["rule"])
     metrics["dataset"] = params["dataset"]
     write_json(out, metrics)
     e = metrics["ensemble"]
-    log.info("ensemble (%s weights %s): test top-1 %.3f top-5 %.3f (chance %.3f) -> %s", e["weights_source"],
-             e["weights"], e["test"]["top1"], e["test"]["top5"], metrics["chance_top1"], out)
+    log.info("ensemble (%s, %s weights %s): test top-1 %.3f top-5 %.3f (chance %.3f) -> %s", e["rule"],
+             e["weights_source"], e["weights"], e["test"]["top1"], e["test"]["top5"], metrics["chance_top1"], out)
     return metrics
 
 

@@ -5,6 +5,10 @@ Runs: Table 2 is the main DAG of the dataset (train/ + metrics.json); Tables 4-6
 of `ablations.runs` (one stream each), matched by what they train with (MC terms,
 description variant, keypoint preset, stream), so one run can fill a cell in several
 tables; Table 3 is AUTSL's main DAG, read from results/autsl/ when it has been run.
+
+Table 4's row names are the paper's ("+ LLM" meant Moonshot there); its "descriptions by"
+column names what produced our texts, read from the provenance of
+results/<ds>/descriptions/<variant>.jsonl, so a row the offline composer filled says so.
 """
 from __future__ import annotations
 
@@ -68,14 +72,35 @@ def table3(results_root: Path) -> pd.DataFrame:
                           "published AUTSL (%)": v} for k, v in TABLE3_AUTSL.items()])
 
 
-def table4(runs: dict, ablations_dir: Path, preset: str, variants: list[str]) -> pd.DataFrame:
+def provider_name(provenance: dict) -> str:
+    """Who wrote a description, in words that never call the offline composer an LLM."""
+    if provenance["provider"] == "offline":
+        return "offline composer (no LLM)"
+    if provenance["provider"] == "none":
+        return "label names (no LLM)"
+    return f"{provenance['provider']}: {provenance['model']}"
+
+
+def descriptions_by(descriptions_dir: Path, variant: str | None) -> str:
+    """The provider(s) named in a variant's descriptions provenance ("–" for no text)."""
+    if variant is None:
+        return "–"
+    path = Path(descriptions_dir) / f"{variant}.jsonl"
+    if not path.exists():
+        return f"unknown ({variant}.jsonl not written)"
+    names = [provider_name(json.loads(line)["provenance"]) for line in path.read_text().splitlines() if line.strip()]
+    return "; ".join(dict.fromkeys(names)) or f"unknown ({variant}.jsonl is empty)"
+
+
+def table4(runs: dict, ablations_dir: Path, preset: str, variants: list[str], descriptions_dir: Path) -> pd.DataFrame:
     rows = []
     for label, terms, variant, published in TABLE4_ROWS:
         name = find_run(runs, terms, variant, preset)
         measured = run_top1(ablations_dir, name)
         if name is None and variant is not None and variant not in variants:
             measured = f"{NOT_RUN} (describe.variants lacks {variant})"
-        rows.append({"row": label, "descriptions": variant or "–", "run": name or "–",
+        rows.append({"row": label, "descriptions": variant or "–",
+                     "descriptions by": descriptions_by(descriptions_dir, variant), "run": name or "–",
                      "measured top-1 (%)": measured, "published SLR-500 (%)": published})
     return pd.DataFrame(rows)
 
@@ -183,13 +208,18 @@ def write_tables(params: dict, results_root: Path, out_dir: Path) -> list[Path]:
     preset, variant = params["keypoints"]["preset"], params["mc"]["descriptions"]
     setup = (f"Measured on `{ds}` (test split, seed {params['seed']}); MC weight {params['mc']['weight']}, "
              f"temperature {params['mc']['temperature']}.")
-    one = f"One stream ({TABLE_STREAM}) per row, keypoints `{preset}`, descriptions `{variant}` unless the row says."
+    texts_by = descriptions_by(res / "descriptions", variant)
+    one = (f"One stream ({TABLE_STREAM}) per row, keypoints `{preset}`, descriptions `{variant}` (by {texts_by}) "
+           f"unless the row says.")
+    rows_named = ("Row names are the paper's (its descriptions came from an LLM, Moonshot); `descriptions by` "
+                  "names what wrote ours, from the descriptions' provenance.")
     tables = {
         "table2": ("Table 2: each stream and the 4-stream ensemble", table2(res / "metrics.json"), setup),
         "table3": ("Table 3: AUTSL", table3(results_root),
                    "Measured: the ensemble of results/autsl (dataset: autsl), when it has been run."),
         "table4": ("Table 4: description sources (MC term: Multipart)",
-                   table4(runs, abl, preset, params["describe"]["variants"]), f"{setup} {one}"),
+                   table4(runs, abl, preset, params["describe"]["variants"], res / "descriptions"),
+                   f"{setup} {one} {rows_named}"),
         "table5": ("Table 5: MC terms on top of CE", table5(runs, abl, preset, variant),
                    f"{setup} {one} Synonym = synonym term, Prompt = global-description term, Multipart = part terms."),
         "table6": ("Table 6: keypoint presets, CE only and with the part terms", table6(runs, abl, variant),

@@ -1,11 +1,17 @@
 """The text bank: every class's encoded texts, as the embed stage writes them
 (safetensors) and the training loop reads them.
 
-    global          [C, D]     one global description per class
-    synonyms        [C, S, D]  synonym variants, padded; synonym_mask [C, S]
-    segments        [M, D]     part segments of all classes
-    segment_class   [M]        the class of each segment
-    segment_parts   [M, P]     1 where the segment is tagged with part p (PARTS order)
+    global           [C, D]      one global description per class
+    global_members   [C, C]      [b, a]: class b's global text is also class a's (same text)
+    synonyms         [C, S, D]   synonym variants, padded; synonym_mask [C, S]
+    synonym_members  [C, S, C]   [b, k, a]: class b's synonym k is also one of class a's texts
+    segments         [M, D]      part segments of all classes, each distinct text once
+    segment_members  [M, C]      1 where the segment is a text of class c
+    segment_parts    [M, P]      1 where the segment is tagged with part p (PARTS order)
+
+A text is a positive for every class that has it: two classes whose descriptions share
+a sentence ("The eyebrows are raised.") both own that one segment, so the loss never
+asks a skeleton to match one copy of a text and push away an identical copy.
 """
 from __future__ import annotations
 
@@ -20,14 +26,18 @@ from safetensors.numpy import load_file, save_file
 from ..data.wholebody import PART_NAMES as PARTS
 from ..io import atomic_path
 
+_BOOL = ("global_members", "synonym_mask", "synonym_members", "segment_members", "segment_parts")
+
 
 @dataclass
 class TextBank:
     global_: np.ndarray
+    global_members: np.ndarray
     synonyms: np.ndarray
     synonym_mask: np.ndarray
+    synonym_members: np.ndarray
     segments: np.ndarray
-    segment_class: np.ndarray
+    segment_members: np.ndarray
     segment_parts: np.ndarray
     meta: dict
 
@@ -39,14 +49,17 @@ class TextBank:
     def num_classes(self) -> int:
         return int(self.global_.shape[0])
 
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {"global": self.global_, "global_members": self.global_members, "synonyms": self.synonyms,
+                "synonym_mask": self.synonym_mask, "synonym_members": self.synonym_members,
+                "segments": self.segments, "segment_members": self.segment_members,
+                "segment_parts": self.segment_parts}
+
     def save(self, path: str | Path) -> None:
-        tensors = {"global": self.global_, "synonyms": self.synonyms,
-                   "synonym_mask": self.synonym_mask.astype(np.uint8), "segments": self.segments,
-                   "segment_class": self.segment_class.astype(np.int64),
-                   "segment_parts": self.segment_parts.astype(np.uint8)}
+        tensors = {k: np.ascontiguousarray(v.astype(np.uint8) if k in _BOOL else v)
+                   for k, v in self.tensors().items()}
         with atomic_path(path) as tmp:
-            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp),
-                      metadata={"gspmc": json.dumps(self.meta, sort_keys=True)})
+            save_file(tensors, str(tmp), metadata={"gspmc": json.dumps(self.meta, sort_keys=True)})
 
     @staticmethod
     def load(path: str | Path) -> "TextBank":
@@ -54,13 +67,26 @@ class TextBank:
         t = load_file(str(path))
         with safe_open(str(path), framework="numpy") as f:
             meta = json.loads((f.metadata() or {}).get("gspmc", "{}"))
-        return TextBank(t["global"], t["synonyms"], t["synonym_mask"].astype(bool), t["segments"],
-                        t["segment_class"], t["segment_parts"].astype(bool), meta)
+        t = {k: v.astype(bool) if k in _BOOL else v for k, v in t.items()}
+        return TextBank(t["global"], t["global_members"], t["synonyms"], t["synonym_mask"], t["synonym_members"],
+                        t["segments"], t["segment_members"], t["segment_parts"], meta)
+
+    def centred(self) -> "TextBank":
+        """Each kind of text (global, synonym, segment) minus its kind's mean embedding.
+
+        Descriptions of signs share most of their wording ("the dominant hand ... is placed
+        ... and moves"), so a sentence encoder puts them in a narrow cone: in the demo's
+        bank 24 of 40 classes have another class's global text at cos > 0.95. Cosine
+        logits over tau then barely separate a positive from its nearest negative.
+        Removing the shared direction keeps what differs between texts. The contrastive
+        terms only compare texts of one kind, so each kind is centred on its own mean."""
+        syn = self.synonyms.copy()
+        if self.synonym_mask.any():
+            syn[self.synonym_mask] -= syn[self.synonym_mask].mean(0)
+        seg = self.segments - self.segments.mean(0) if len(self.segments) else self.segments
+        return TextBank(self.global_ - self.global_.mean(0), self.global_members, syn, self.synonym_mask,
+                        self.synonym_members, seg, self.segment_members, self.segment_parts,
+                        {**self.meta, "centred": True})
 
     def to_torch(self, device) -> dict[str, torch.Tensor]:
-        return {"global": torch.from_numpy(self.global_).to(device),
-                "synonyms": torch.from_numpy(self.synonyms).to(device),
-                "synonym_mask": torch.from_numpy(self.synonym_mask).to(device),
-                "segments": torch.from_numpy(self.segments).to(device),
-                "segment_class": torch.from_numpy(self.segment_class).to(device),
-                "segment_parts": torch.from_numpy(self.segment_parts).to(device)}
+        return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in self.tensors().items()}

@@ -71,18 +71,41 @@ def build_bank(records: list[dict], encoder_name: str, cache: EmbeddingCache, va
     C = len(records)
     S = max([len(r.get("synonyms", [])) for r in records] + [1])
     glob = np.stack([vectors[r["global"]] for r in records]).astype(np.float32)
+    # a text belongs to every class that has it (as a global, synonym or segment of that kind)
+    owners: dict[str, dict[str, set[int]]] = {"global": {}, "synonym": {}, "segment": {}}
+    for c, r in enumerate(records):
+        owners["global"].setdefault(r["global"], set()).add(c)
+        for t in r.get("synonyms", []):
+            owners["synonym"].setdefault(t, set()).add(c)
+        for seg in r.get("parts", []):
+            owners["segment"].setdefault(seg["text"], set()).add(c)
+
+    def members(kind: str, text: str) -> np.ndarray:
+        row = np.zeros(C, bool)
+        row[sorted(owners[kind][text])] = True
+        return row
+
+    glob_members = np.stack([members("global", r["global"]) for r in records])
     syn = np.zeros((C, S, dim), np.float32)
     syn_mask = np.zeros((C, S), bool)
-    seg, seg_class, seg_parts = [], [], []
+    syn_members = np.zeros((C, S, C), bool)
     for c, r in enumerate(records):
         for k, t in enumerate(r.get("synonyms", [])):
-            syn[c, k], syn_mask[c, k] = vectors[t], True
-        for s in r.get("parts", []):
-            seg.append(vectors[s["text"]])
-            seg_class.append(c)
-            seg_parts.append([p in s["parts"] for p in PARTS])
-    segments = np.stack(seg).astype(np.float32) if seg else np.zeros((0, dim), np.float32)
-    bank = TextBank(glob, syn, syn_mask, segments, np.array(seg_class, np.int64),
-                    np.array(seg_parts, bool).reshape(-1, len(PARTS)),
+            syn[c, k], syn_mask[c, k], syn_members[c, k] = vectors[t], True, members("synonym", t)
+    # each distinct segment text once, with the union of its part tags over the classes using it
+    tags: dict[str, set[str]] = {}
+    for r in records:
+        for seg in r.get("parts", []):
+            tags.setdefault(seg["text"], set()).update(seg["parts"])
+    seg_texts = list(tags)
+    segments = (np.stack([vectors[t] for t in seg_texts]).astype(np.float32) if seg_texts
+                else np.zeros((0, dim), np.float32))
+    seg_members = np.stack([members("segment", t) for t in seg_texts]) if seg_texts else np.zeros((0, C), bool)
+    seg_parts = np.array([[p in tags[t] for p in PARTS] for t in seg_texts], bool).reshape(-1, len(PARTS))
+    shared = int((seg_members.sum(1) > 1).sum())
+    stats.update(segments=len(seg_texts), shared_segments=shared)
+    if shared:
+        log.info("%d part segment text(s) are shared by several classes: a positive for each of them", shared)
+    bank = TextBank(glob, glob_members, syn, syn_mask, syn_members, segments, seg_members, seg_parts,
                     {"encoder": encoder_name, "variant": variant, "parts": list(PARTS), "dim": dim})
     return bank, stats

@@ -25,6 +25,13 @@ class SplitData:
     clips: list[np.ndarray]
     labels: np.ndarray
     sample_ids: list[str]
+    signers: np.ndarray
+
+    def only_signers(self, keep: list) -> "SplitData":
+        """The samples of the given signers."""
+        idx = [i for i, s in enumerate(self.signers) if s in set(keep)]
+        return SplitData([self.clips[i] for i in idx], self.labels[idx], [self.sample_ids[i] for i in idx],
+                         self.signers[idx])
 
 
 def load_splits(keypoints_dir: str | Path, manifest_path: str | Path, classes_path: str | Path
@@ -46,5 +53,6 @@ def load_splits(keypoints_dir: str | Path, manifest_path: str | Path, classes_pa
         if absent:
             raise ValueError(f"{keypoints_dir}: no keypoints for sample {absent[0]!r} "
                              f"({len(absent)} of the {split} split missing)")
-        splits[split] = SplitData([samples[s] for s in ids], rows["label"].to_numpy(), ids)
+        splits[split] = SplitData([samples[s] for s in ids], rows["label"].to_numpy(), ids,
+                                  rows["signer"].to_numpy())
     return splits, meta, classes

@@ -20,16 +20,25 @@ def crop_bounds(length: int, rng: np.random.Generator | None, crop_min: float, t
 
 
 def resize_time(x: np.ndarray, window: int) -> np.ndarray:
-    """Linear resampling along axis 0 to ``window`` frames (half-pixel centres, as
-    ``F.interpolate(..., align_corners=False)``)."""
+    """Linear resampling of (T, V, 3) (x, y, score) frames along time to ``window`` frames
+    (half-pixel centres, as ``F.interpolate(..., align_corners=False)``).
+
+    Only detected points (score > 0) are blended: next to an undetected frame a point takes
+    its detected neighbour's value, and it stays (0, 0, 0) when both are undetected. Blending
+    with the (0, 0, 0) of a missing point would put the point part-way to the origin with a
+    positive score, a phantom jump that the bone and motion streams turn into spikes."""
     length = x.shape[0]
     if length == window:
         return x
     src = np.clip((np.arange(window) + 0.5) * length / window - 0.5, 0, length - 1)
     lo = np.floor(src).astype(int)
     hi = np.minimum(lo + 1, length - 1)
-    w = (src - lo).reshape(-1, *([1] * (x.ndim - 1)))
-    return (x[lo] * (1 - w) + x[hi] * w).astype(x.dtype)
+    w = (src - lo).reshape(-1, *([1] * (x.ndim - 2)))
+    seen = x[..., 2] > 0
+    w_lo, w_hi = (1 - w) * seen[lo], w * seen[hi]
+    total = w_lo + w_hi
+    out = (x[lo] * w_lo[..., None] + x[hi] * w_hi[..., None]) / np.where(total > 0, total, 1.0)[..., None]
+    return out.astype(x.dtype)
 
 
 class Feeder:

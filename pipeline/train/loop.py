@@ -1,5 +1,7 @@
 """Training one stream: SGD (Nesterov), warm-up + step decay, a checkpoint every epoch,
-resume from the last one, per-epoch metrics, val/test scores at the end.
+resume from the last one, per-epoch metrics, val/test scores at the end. The validation
+split is optional (the paper's SLR-500 protocol has none): without it the val columns of
+the log are empty, metrics.json has "val": null and scores.npz holds test arrays only.
 
 Determinism: the model is initialised from ``seed`` and every epoch draws its data
 order, crops and dropout from generators seeded by (seed, epoch), so a run resumed
@@ -41,12 +43,13 @@ LOG_FIELDS = ["epoch", "lr", "train_loss", "train_mc_loss", "train_top1", "val_l
 @dataclass
 class MCSetup:
     """What the MC objective needs: the text bank, which terms, temperature, lambda,
-    and each part's joint positions in the keypoint preset."""
+    each part's joint positions in the keypoint preset, and whether to centre the bank."""
     bank: TextBank
     terms: list[str]
     temperature: float
     weight: float
     part_joints: dict[str, list[int]]
+    centre_text: bool = False
 
 
 @dataclass
@@ -92,6 +95,22 @@ def build_model(model_cfg: dict, num_class: int, edges: list[tuple[int, int]], n
                   dilations=model_cfg["dilations"], dropout=model_cfg["dropout"])
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def build_optimizer(params: list, cfg: dict) -> torch.optim.Optimizer:
+    """``train.optimizer``: ``sgd`` is the CTR-GCN family's (momentum, Nesterov, L2 weight
+    decay), what the paper's recipes use. ``adamw`` (decoupled weight decay; momentum and
+    nesterov unused) is the demo's: on its small encoder and few hundred steps it fits the
+    training clips within the time budget where SGD does not (README, "The demo dataset")."""
+    if cfg["optimizer"] == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], nesterov=cfg["nesterov"],
+                               weight_decay=cfg["weight_decay"])
+    if cfg["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    raise ValueError(f"unknown train.optimizer {cfg['optimizer']!r}; known: {', '.join(OPTIMIZERS)}")
+
+
 def fingerprint(*parts) -> str:
     """Identity of a run's inputs: a checkpoint is resumed only when this matches."""
     h = hashlib.sha256()
@@ -116,6 +135,16 @@ def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.de
             total += float(nn.functional.cross_entropy(logits, torch.from_numpy(y).to(device), reduction="sum"))
             outs.append(logits.float().cpu().numpy())
     return np.concatenate(outs), total / len(feeder)
+
+
+def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, device: torch.device) -> dict:
+    """An epoch's val_loss, val_top1, val_top5; None each without a validation split (the
+    csv log leaves them empty)."""
+    if val is None:
+        return {"val_loss": None, "val_top1": None, "val_top5": None}
+    scores, loss = evaluate(model, val, batch_size, device)
+    acc = accuracy_report(scores, val.labels)
+    return {"val_loss": loss, "val_top1": acc["top1"], "val_top5": acc["top5"]}
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -146,11 +175,12 @@ def _write_log(path: Path, rows: list[dict]) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges: list[tuple[int, int]],
+def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int, edges: list[tuple[int, int]],
                  model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
                  mc: MCSetup | None = None) -> dict:
     """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
-    With ``mc`` the MC terms join the CE loss; the text heads live only in training."""
+    With ``mc`` the MC terms join the CE loss; the text heads live only in training.
+    ``val`` None: no validation split (nothing is validated, nothing val is written)."""
     outputs = TrainOutputs.in_dir(out_dir)
     outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
@@ -162,10 +192,9 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
     heads, bank = None, None
     if mc is not None and mc.terms:
         heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
-        bank = mc.bank.to_torch(device)
+        bank = (mc.bank.centred() if mc.centre_text else mc.bank).to_torch(device)
     params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
-    optimizer = torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
-                                nesterov=cfg["nesterov"], weight_decay=cfg["weight_decay"])
+    optimizer = build_optimizer(params, cfg)
     rows: list[dict] = []
     start_epoch = 0
     state = _load_checkpoint(outputs.checkpoint, fp)
@@ -212,27 +241,33 @@ def train_stream(train: Feeder, val: Feeder, test: Feeder, num_class: int, edges
         bar.close()
         if seen == 0:
             raise ValueError(f"training split has {len(train)} clips, fewer than batch_size={cfg['batch_size']}")
-        val_scores, val_loss = evaluate(model, val, cfg["batch_size"], device)
-        val_acc = accuracy_report(val_scores, val.labels)
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
-               "train_top1": correct / seen,
-               "val_loss": val_loss, "val_top1": val_acc["top1"], "val_top5": val_acc["top5"],
+               "train_top1": correct / seen, **validation_columns(model, val, cfg["batch_size"], device),
                "seconds": round(time.time() - t0, 3)}
         rows.append(row)
-        log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %.3f (%.1fs)", epoch + 1, epochs, lr,
-                 row["train_loss"], row["train_top1"], row["val_top1"], row["seconds"])
+        val_top1 = "none" if row["val_top1"] is None else f"{row['val_top1']:.3f}"
+        log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %s (%.1fs)", epoch + 1, epochs, lr,
+                 row["train_loss"], row["train_top1"], val_top1, row["seconds"])
         _save_checkpoint(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "heads": heads.state_dict() if heads is not None else {},
                                               "epoch": epoch, "log": rows, "fingerprint": fp})
 
-    val_scores, _ = evaluate(model, val, cfg["batch_size"], device)
+    arrays = {}
+    if val is not None:
+        val_scores, _ = evaluate(model, val, cfg["batch_size"], device)
+        arrays = {"val_ids": np.array(val.sample_ids), "val_labels": val.labels, "val_scores": val_scores}
     test_scores, _ = evaluate(model, test, cfg["batch_size"], device)
-    metrics = {"val": accuracy_report(val_scores, val.labels), "test": accuracy_report(test_scores, test.labels),
+    arrays.update(test_ids=np.array(test.sample_ids), test_labels=test.labels, test_scores=test_scores)
+    # what the final model does on the clips it was trained on (eval mode, centred crop, as
+    # val and test): the log's train_top1 is a running figure under augmentation
+    train_scores, _ = evaluate(model, train, cfg["batch_size"], device)
+    metrics = {"train": accuracy_report(train_scores, train.labels),
+               "val": accuracy_report(val_scores, val.labels) if val is not None else None,
+               "test": accuracy_report(test_scores, test.labels),
                "epochs": epochs, "parameters": count_parameters(model), "num_class": num_class}
     with atomic_path(outputs.scores) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, val_ids=np.array(val.sample_ids), val_labels=val.labels, val_scores=val_scores,
-                     test_ids=np.array(test.sample_ids), test_labels=test.labels, test_scores=test_scores)
+            np.savez(fh, **arrays)
     with atomic_path(outputs.model) as tmp:
         torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()},
                     "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg}, tmp)

@@ -1,5 +1,10 @@
 """The MC objective on one batch: global, synonym and per-part multi-positive terms
-against the cached text bank (no text encoder runs here), total = CE + lambda * mean."""
+against the cached text bank (no text encoder runs here), total = CE + lambda * mean.
+
+Positives are by class membership of the text: a column's text is a positive for a
+row's sample when the sample's class owns that text (its own class always does; so does
+any class whose description contains the identical text, see text/bank.py).
+"""
 from __future__ import annotations
 
 import torch
@@ -10,26 +15,31 @@ from ..text.bank import PARTS
 TERMS = ("global", "synonym", "parts")
 
 
-def pick_synonyms(bank: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-    """One random synonym text per sample (its class's global text if it has none)."""
+def pick_synonyms(bank: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random synonym text per sample, (B, D), and the classes owning it, (B, C).
+    A class without synonyms contributes its global text instead."""
     mask = bank["synonym_mask"][labels]                                   # (B, S)
     has = mask.any(1)
     weights = torch.where(has[:, None], mask.float(), torch.ones_like(mask, dtype=torch.float))
     idx = torch.multinomial(weights, 1).squeeze(1)
     chosen = bank["synonyms"][labels, idx]
-    return torch.where(has[:, None], chosen, bank["global"][labels])
+    owners = torch.where(has[:, None], bank["synonym_members"][labels, idx], bank["global_members"][labels])
+    return torch.where(has[:, None], chosen, bank["global"][labels]), owners
 
 
 def mc_losses(glob: torch.Tensor, parts: dict[str, torch.Tensor], labels: torch.Tensor,
               bank: dict[str, torch.Tensor], terms: list[str], tau: float) -> dict[str, torch.Tensor]:
-    same = labels[:, None] == labels[None, :]
     out: dict[str, torch.Tensor] = {}
     if "global" in terms:
-        out["global"] = bidirectional_multi_positive(glob, bank["global"][labels], same, tau)
+        # column j is sample j's class's global text; positive for row i when class i owns it
+        positives = bank["global_members"][labels][:, labels].t()
+        out["global"] = bidirectional_multi_positive(glob, bank["global"][labels], positives, tau)
     if "synonym" in terms:
-        out["synonym"] = bidirectional_multi_positive(glob, pick_synonyms(bank, labels), same, tau)
+        texts, owners = pick_synonyms(bank, labels)
+        out["synonym"] = bidirectional_multi_positive(glob, texts, owners[:, labels].t(), tau)
     if "parts" in terms and len(bank["segments"]):
-        in_batch = torch.isin(bank["segment_class"], labels)
+        owned = bank["segment_members"][:, labels]                        # (M, B)
+        in_batch = owned.any(1)
         for k, part in enumerate(PARTS):
             if part not in parts:
                 continue
@@ -37,8 +47,8 @@ def mc_losses(glob: torch.Tensor, parts: dict[str, torch.Tensor], labels: torch.
             if not bool(keep.any()):
                 continue
             # a segment tagged with several parts is a positive for each of them
-            positives = labels[:, None] == bank["segment_class"][keep][None, :]
-            out[f"part_{part}"] = bidirectional_multi_positive(parts[part], bank["segments"][keep], positives, tau)
+            out[f"part_{part}"] = bidirectional_multi_positive(parts[part], bank["segments"][keep],
+                                                               owned[keep].t(), tau)
     return out
 
 

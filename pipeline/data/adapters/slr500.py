@@ -7,6 +7,10 @@ The known trap: the class-folder order versus the gloss-list order. Folders are 
 numbers (never sorted as strings), and the gloss list is matched to them by the ids it
 carries ("000 word", "0\tword") when it has ids, else line i is class i, which is only
 accepted when the folders are exactly 0..N-1 and N equals the number of lines.
+
+Splits by signer ranges [first, last]. The paper's protocol trains on 1-35 and tests on
+36-50 with no validation split (`val_signers: null`); a validation range takes its signers
+out of whichever other range holds them.
 """
 from __future__ import annotations
 
@@ -54,7 +58,8 @@ def read_gloss_list(path: Path, folder_ids: list[int]) -> dict[int, str]:
     return glosses
 
 
-def _in(signer: int, first_last: list[int]) -> bool:
+def _in(signer: int, first_last: list[int] | None) -> bool:
+    """Whether ``signer`` lies in [first, last]; an absent range (null or []) holds nobody."""
     return bool(first_last) and first_last[0] <= signer <= first_last[1]
 
 

@@ -30,7 +30,7 @@ class Signer:
     tempo: float           # duration multiplier (>1 signs slower)
     amplitude: float       # movement size multiplier
     location_bias: tuple[float, float, float]   # idiosyncratic offset of every location
-    noise_px: float        # detector noise, pixels at 512 px
+    noise_scale: float     # this signer's detector noise relative to the corpus's (lighting, clothing)
     dropout: float         # probability of a per-point confidence drop
     missing_hand: float    # probability of a clip with a missing-hand segment
     yaw: float             # habitual body rotation relative to the camera, radians
@@ -45,18 +45,18 @@ class Signer:
         return Signer(**d)
 
 
-def sample_signer(rng: np.random.Generator, signer_id: int, noise: float, dropout: float,
-                  left_handed_fraction: float) -> Signer:
+def sample_signer(rng: np.random.Generator, signer_id: int, dropout: float) -> Signer:
+    """A right-handed signer; the corpus decides who is left-handed (corpus.assign_handedness)."""
     h = float(rng.uniform(0.88, 1.12))
     prop = lambda base: float(base * h * rng.uniform(0.93, 1.07))  # noqa: E731
     return Signer(
         signer_id=signer_id, height=h,
         shoulder_width=prop(0.36), hip_width=prop(0.28), torso=prop(0.50), neck=prop(0.09),
         head_radius=prop(0.105), upper_arm=prop(0.29), forearm=prop(0.26), hand=prop(0.185),
-        right_handed=bool(rng.random() >= left_handed_fraction),
+        right_handed=True,
         tempo=float(rng.uniform(0.8, 1.25)), amplitude=float(rng.uniform(0.75, 1.25)),
         location_bias=tuple(float(v) for v in rng.normal(0.0, 0.015, size=3)),
-        noise_px=float(noise * rng.uniform(0.6, 1.4)),
+        noise_scale=float(rng.uniform(0.6, 1.4)),
         dropout=float(dropout * rng.uniform(0.5, 1.5)),
         missing_hand=float(rng.uniform(0.05, 0.25)),
         yaw=float(rng.uniform(-0.2, 0.2)),

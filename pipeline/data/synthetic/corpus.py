@@ -1,7 +1,7 @@
 """The demo corpus: class specs, signers, the signer-independent split, the manifest."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -9,7 +9,7 @@ import pandas as pd
 from .body import Signer, sample_signer
 from .glosses import GLOSSES
 from .phonology import SignSpec, make_class_set
-from .render import clip_timeline, render_clip
+from .render import DetectorNoise, clip_timeline, render_clip
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Corpus:
     fps: float
     image_size: int
     seed: int
+    noise: DetectorNoise
 
     def to_dict(self) -> dict:
         return {
@@ -28,6 +29,7 @@ class Corpus:
             "signers": [s.to_dict() for s in self.signers],
             "splits": {str(k): v for k, v in self.splits.items()},
             "repetitions": self.repetitions, "fps": self.fps, "image_size": self.image_size, "seed": self.seed,
+            "noise": self.noise.to_dict(),
         }
 
     @staticmethod
@@ -37,7 +39,7 @@ class Corpus:
             signers=[Signer.from_dict(s) for s in d["signers"]],
             splits={int(k): v for k, v in d["splits"].items()},
             repetitions=int(d["repetitions"]), fps=float(d["fps"]), image_size=int(d["image_size"]),
-            seed=int(d["seed"]),
+            seed=int(d["seed"]), noise=DetectorNoise(**d["noise"]),
         )
 
     def clip_seed(self, label: int, signer: int, rep: int) -> list[int]:
@@ -64,7 +66,18 @@ class Corpus:
         signer, label, rep = (int(part[1:]) for part in sample_id.split("_"))
         s = next(x for x in self.signers if x.signer_id == signer)
         return render_clip(self.signs[label], s, self.clip_seed(label, signer, rep), self.fps,
-                           self.image_size)
+                           self.image_size, self.noise)
+
+
+def assign_handedness(signers: list[Signer], order: np.ndarray, fraction: float,
+                      rng: np.random.Generator) -> list[Signer]:
+    """round(fraction x signers) left-handed signers (at least one when fraction > 0), the
+    first of them a test signer (``order`` lists test signers first), so that the test split
+    always checks what left-handedness does; the others are drawn from the rest."""
+    n_left = max(1, int(round(fraction * len(signers)))) if fraction > 0 else 0
+    rest = [int(k) for k in order[1:]]
+    left = {int(order[0])} | {rest[i] for i in rng.permutation(len(rest))[:max(0, n_left - 1)]}
+    return [replace(s, right_handed=s.signer_id not in left) for s in signers]
 
 
 def build_corpus(cfg: dict, seed: int) -> Corpus:
@@ -79,11 +92,12 @@ def build_corpus(cfg: dict, seed: int) -> Corpus:
     rng = np.random.default_rng([seed, 1])
     glosses = [GLOSSES[int(i)] for i in rng.permutation(len(GLOSSES))[:n_classes]]
     signs = make_class_set(rng, glosses, cfg["minimal_pair_fraction"])
-    signers = [sample_signer(np.random.default_rng([seed, 2, k]), k, cfg["noise_px"], cfg["dropout"],
-                             cfg["left_handed_fraction"]) for k in range(n_signers)]
+    signers = [sample_signer(np.random.default_rng([seed, 2, k]), k, cfg["dropout"]) for k in range(n_signers)]
     order = np.random.default_rng([seed, 3]).permutation(n_signers)
     splits = {}
     for rank, k in enumerate(order):
         splits[int(k)] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
+    signers = assign_handedness(signers, order, cfg["left_handed_fraction"], np.random.default_rng([seed, 4]))
     return Corpus(signs=signs, signers=signers, splits=splits, repetitions=cfg["repetitions"],
-                  fps=float(cfg["fps"]), image_size=int(cfg["image_size"]), seed=seed)
+                  fps=float(cfg["fps"]), image_size=int(cfg["image_size"]), seed=seed,
+                  noise=DetectorNoise(**cfg["noise"]))

@@ -20,6 +20,10 @@ _DIFF = {
     "brows": lambda s: _BROWS.get(s.brows, "").rstrip(".").lower() if s.brows != "neutral"
     else "the face stays neutral",
     "orientation": lambda s: f"the hand is held with the {ORIENTATIONS[s.orientation]}",
+    "repetitions": lambda s: f"the movement is made {_REPS[s.repetitions]}",
+    "hands": lambda s: {"one": "only the dominant hand signs, the other hand rests",
+                        "symmetric": "both hands make the movement together",
+                        "alternating": "both hands make the movement, alternating"}[s.hands],
 }
 _REMARKS = [
     "Origin: derived from an older regional sign for the same idea.",

@@ -108,7 +108,7 @@ BROW_ACTIONS = ("neutral", "raised", "furrowed")
 
 # The parameters a minimal pair may differ in; the non-manual ones make body parts
 # other than the hands matter.
-PAIR_DIMENSIONS = ("handshape", "location", "movement", "mouth", "brows", "orientation")
+PAIR_DIMENSIONS = ("handshape", "location", "movement", "mouth", "brows", "orientation", "repetitions", "hands")
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,14 @@ class SignSpec:
         return SignSpec(**d)
 
     def parts_used(self, dominant: str = "right_hand") -> list[str]:
-        """Body parts whose keypoints carry this sign: the description's part tags."""
+        """Body parts whose keypoints carry this sign: the description's part tags. The body
+        counts where the sign is placed on or relative to it (chest, shoulder, stomach, the
+        signing space in front of it, a base hand held before it, a palm facing it), not for
+        every movement."""
         other = "left_hand" if dominant == "right_hand" else "right_hand"
-        parts = ["body", dominant]
+        parts = [dominant]
+        if LOCATIONS[self.location][0] == "chest" or self.hands == "base" or self.orientation == "in":
+            parts.insert(0, "body")
         if self.hands != "one":
             parts.append(other)
         if self.location in ("forehead", "temple", "nose", "chin", "cheek", "high"):
@@ -180,6 +185,9 @@ def vary(rng: np.random.Generator, base: SignSpec, dimension: str, gloss: str) -
     options = {
         "handshape": HANDSHAPES, "location": LOCATIONS, "movement": MOVEMENTS,
         "mouth": MOUTH_ACTIONS, "brows": BROW_ACTIONS, "orientation": ORIENTATIONS,
+        "repetitions": (1, 2, 3),
+        # a base-hand sign needs its own base handshape and location; pairs stay among the others
+        "hands": ("one", "symmetric", "alternating"),
     }[dimension]
     current = getattr(base, dimension)
     value = _choice(rng, [o for o in options if o != current])
@@ -205,7 +213,7 @@ def make_class_set(rng: np.random.Generator, glosses: list[str], minimal_pair_fr
         dimension = PAIR_DIMENSIONS[k % len(PAIR_DIMENSIONS)]
         for _ in range(1000):
             base = signs[int(rng.integers(0, n_bases))]
-            if dimension == "location" and base.hands == "base":
+            if dimension in ("location", "hands") and base.hands == "base":
                 continue
             s = vary(rng, base, dimension, gloss)
             if s.phonology() not in seen:

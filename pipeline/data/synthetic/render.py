@@ -6,6 +6,8 @@ a detector model adds correlated noise, confidence drops and missing-hand segmen
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from .body import (Signer, body17, body_anchors, face68, hand_frame, hand_local, location_point,
@@ -152,30 +154,63 @@ def project(points: np.ndarray, s: Signer, rng: np.random.Generator, image_size:
     return np.stack([cx + f * x * persp, cy - f * points[..., 1] * persp], -1)
 
 
-def detect(xy: np.ndarray, s: Signer, rng: np.random.Generator, image_size: int) -> np.ndarray:
+@dataclass(frozen=True)
+class DetectorNoise:
+    """Jitter of a whole-body detector: AR(1) noise per point, its standard deviation per
+    body part in pixels at a 512 px frame (about 150 px between the shoulders).
+
+    ``synthetic.noise`` in params.yaml is calibrated on MediaPipe 0.10.14 Holistic running on the real-video
+    fixture (``pipeline.data.jitter``: median |second difference| of rigid distances,
+    e.g. shoulder to shoulder, eye corner to eye corner, across the palm, in shoulder
+    widths): body 1.3, face 1.7, hands 14 thousandths of a shoulder width. The hands are
+    tracked on a crop and jitter ten times more than the body; a uniform noise level
+    would make the face 5x and the body 7x noisier than a real detector, which drowns
+    the mouth and brow signals of the non-manual minimal pairs."""
+    body_px: float
+    face_px: float
+    hands_px: float
+    ar: float                # frame-to-frame correlation of the noise
+
+    def sigma(self, num_points: int, image_size: int) -> np.ndarray:
+        sigma = np.full(num_points, self.body_px)
+        sigma[23:91] = self.face_px
+        sigma[91:] = self.hands_px
+        return sigma * image_size / 512
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detect(xy: np.ndarray, s: Signer, rng: np.random.Generator, image_size: int,
+           noise: DetectorNoise) -> np.ndarray:
     """Add what a whole-body detector does to true positions: (T, 133, 2) -> (T, 133, 3)."""
     T, V, _ = xy.shape
-    sigma = np.full(V, s.noise_px * image_size / 512)
-    sigma[91:] *= 1.5                       # hands are the hardest part
+    sigma = noise.sigma(V, image_size) * s.noise_scale
     eps = np.zeros((T, V, 2))
-    state = np.zeros((V, 2))
-    for t in range(T):                      # AR(1) jitter: detectors are smooth-ish
-        state = 0.7 * state + rng.normal(0, 1, (V, 2)) * sigma[:, None]
+    state = rng.normal(0, 1, (V, 2)) * sigma[:, None] / np.sqrt(1 - noise.ar ** 2)   # stationary start
+    for t in range(T):
         eps[t] = state
+        state = noise.ar * state + rng.normal(0, 1, (V, 2)) * sigma[:, None]
     out_xy = xy + eps
-    score = np.empty((T, V))
-    score[:, :23] = 0.92
-    score[:, 23:91] = 0.88
+    # Scores as MediaPipe Holistic's, mapped to the 133 layout (pose/holistic_map.py), read on
+    # the real-video fixture: face and hand points score 1 whenever the face or hand is found
+    # (0 when lost); the body's visibility is ~1 for head and shoulders and lower and smoothly
+    # varying for elbows and wrists (0.76 and 0.53 on average there), dipping as the arm moves
+    # fast. No frame-to-frame noise on the scores: a real detector's are smooth, and BatchNorm
+    # would blow a near-constant channel's jitter up to the scale of the coordinates.
+    score = np.ones((T, V))
     speed = np.zeros((T, V))
     speed[1:] = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
-    score[:, 91:] = 0.85 - np.minimum(0.4, speed[:, 91:] / (30 * image_size / 512))
-    score *= rng.uniform(0.93, 1.0, (T, V))
-    drop = rng.random((T, V)) < s.dropout
+    arms = [7, 8, 9, 10]
+    score[:, arms] = 0.9 - np.minimum(0.5, speed[:, arms] / (25 * image_size / 512))
+    # body points only: visibility dips with a misplaced point (the face and hands come whole)
+    drop = np.zeros((T, V), bool)
+    drop[:, :23] = rng.random((T, 23)) < s.dropout
     score[drop] *= rng.uniform(0.0, 0.3, drop.sum())
-    out_xy[drop] += rng.normal(0, 5 * sigma.mean(), (drop.sum(), 2))
-    # points outside the image: the detector still answers, with a low score
+    out_xy[drop] += rng.normal(0, 5 * sigma[:23].mean(), (drop.sum(), 2))
+    # points outside the frame (the legs of a signer filmed from the waist up): not visible
     outside = (out_xy < 0).any(-1) | (out_xy >= image_size).any(-1)
-    score[outside] *= 0.2
+    score[outside] = 0.0
     out_xy = np.clip(out_xy, 0, image_size - 1)
     if rng.random() < s.missing_hand:       # a hand the detector lost for a while
         hand = slice(91, 112) if rng.random() < 0.5 else slice(112, 133)
@@ -186,8 +221,9 @@ def detect(xy: np.ndarray, s: Signer, rng: np.random.Generator, image_size: int)
     return np.concatenate([out_xy, score[..., None]], -1).astype(np.float32)
 
 
-def render_clip(spec: SignSpec, s: Signer, seed: list[int], fps: float, image_size: int) -> np.ndarray:
+def render_clip(spec: SignSpec, s: Signer, seed: list[int], fps: float, image_size: int,
+                noise: DetectorNoise) -> np.ndarray:
     """One clip, (T, 133, 3) float32 pixels + score, reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
     pts = pose_3d(spec, s, rng, fps)
-    return detect(project(pts, s, rng, image_size), s, rng, image_size)
+    return detect(project(pts, s, rng, image_size), s, rng, image_size, noise)

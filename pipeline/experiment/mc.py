@@ -1,0 +1,202 @@
+"""`python -m pipeline experiment mc`: is GSP-MC better than CE alone, beyond the seed
+spread? CE only and CE + the MC terms are trained in pairs: the same seed gives both arms
+the same initial encoder, data order and crops (the MC heads are built after the encoder
+and draw nothing the CE arm draws), so the per-seed difference isolates the MC terms.
+Each pair trains the streams (all four by default) and ensembles them; the paired
+differences of test top-1 get a Student-t interval. Validation top-1 is kept beside it,
+so that a choice between MC variants can be made on validation, never on test.
+
+Settings (params `experiments.mc.settings`): the dataset's recipe as is, and a low-data
+one that keeps only the first few training signers, where a text prior should matter most.
+Runs land in results/<ds>/experiments/runs/<setting>/<arm>-<digest of its MC params>/seed<k>/
+<stream>/ and resume like any training run; arms with the same MC params share their runs
+(the CE arm is trained once for every MC variant compared with it). The summary goes to
+results/<ds>/experiments/<name>.{json,md}.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..evaluate.ensemble import ensemble
+from ..evaluate.metrics import accuracy_report
+from ..evaluate.ensemble import load_stream_scores
+from ..io import write_json, write_text
+from ..train.streams import STREAMS
+from .stats import paired_interval
+
+log = logging.getLogger(__name__)
+MC_KEYS = ("descriptions", "temperature", "weight", "centre_text")
+
+
+def _inputs(params: dict) -> dict[str, Path]:
+    res = Path("results") / params["dataset"]
+    paths = {"keypoints": res / "keypoints", "manifest": res / "manifest.parquet", "classes": res / "classes.csv",
+             "text": res / "text" / f"{params['mc']['descriptions']}.safetensors"}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"experiment mc needs the DAG's outputs (snakemake --cores 2 all); missing: "
+                                f"{', '.join(missing)}")
+    return paths
+
+
+def arm_mc(params: dict, terms: list[str]) -> dict:
+    """What an arm trains with on the MC side: nothing but the terms when there are none."""
+    return {"terms": list(terms), **({k: params["mc"][k] for k in MC_KEYS} if terms else {})}
+
+
+def arm_dir(arm: str, mc: dict) -> str:
+    digest = hashlib.sha256(json.dumps(mc, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{arm}-{digest}"
+
+
+def arm_params(params: dict, terms: list[str], seed: int, threads: int) -> dict:
+    p = copy.deepcopy(params)
+    p["seed"], p["mc"]["terms"], p["train"]["threads"] = seed, list(terms), threads
+    return p
+
+
+def _train_one(job: tuple) -> dict:
+    from ..train.stages import run_train
+    params, stream, paths, out, train_signers = job
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_train(params, stream, paths["keypoints"], paths["manifest"], paths["classes"], paths["text"], out,
+                     train_signers=train_signers)
+
+
+def run_dirs(params: dict, cfg: dict, root: Path, setting: str, seed: int, streams: list[str]) -> dict:
+    return {arm: {s: root / setting / arm_dir(arm, arm_mc(params, terms)) / f"seed{seed}" / s for s in streams}
+            for arm, terms in cfg["arms"].items()}
+
+
+def plan(params: dict, cfg: dict, seeds: list[int], streams: list[str], threads: int, root: Path,
+         paths: dict) -> list[tuple]:
+    """Every (setting, arm, seed, stream) training job, seeds outermost so that a run cut
+    short has complete pairs for the first seeds."""
+    jobs = []
+    for seed in seeds:
+        for setting, scfg in cfg["settings"].items():
+            dirs = run_dirs(params, cfg, root, setting, seed, streams)
+            for arm, terms in cfg["arms"].items():
+                p = arm_params(params, terms, seed, threads)
+                for stream in streams:
+                    jobs.append((p, stream, paths, dirs[arm][stream], scfg["train_signers"]))
+    return jobs
+
+
+def _run_result(dirs: dict[str, Path], params: dict) -> dict:
+    """Test (and val) top-1 of each stream and, with all four streams, of their ensemble."""
+    out = {"test": {}, "val": {}}
+    for s, d in dirs.items():
+        z = load_stream_scores(Path(d) / "scores.npz")
+        out["test"][s] = accuracy_report(z["test_scores"], z["test_labels"])["top1"]
+        if "val_scores" in z:
+            out["val"][s] = accuracy_report(z["val_scores"], z["val_labels"])["top1"]
+    if set(dirs) == set(STREAMS):
+        ens = params["ensemble"]
+        m = ensemble(dirs, ens["weights"], ens["tune_on_val"], ens["rule"])["ensemble"]
+        out["test"]["ensemble"] = m["test"]["top1"]
+        if m["val"] is not None:
+            out["val"]["ensemble"] = m["val"]["top1"]
+    return out
+
+
+def summarise(params: dict, cfg: dict, seeds: list[int], streams: list[str], root: Path) -> dict:
+    ens = params["ensemble"]
+    arms = list(cfg["arms"])
+    out = {"dataset": params["dataset"], "seeds": seeds, "streams": streams, "settings": {},
+           "arms": {arm: arm_mc(params, terms) for arm, terms in cfg["arms"].items()},
+           "ensemble": {"rule": ens["rule"], "tune_on_val": ens["tune_on_val"]}}
+    for setting, scfg in cfg["settings"].items():
+        per_seed = []
+        for seed in seeds:
+            dirs = run_dirs(params, cfg, root, setting, seed, streams)
+            per_seed.append({"seed": seed, **{arm: _run_result(dirs[arm], params) for arm in arms}})
+        base, other = arms
+        measured = list(per_seed[0][base]["test"])
+        stats = {}
+        for split in ("test", "val"):
+            if not all(per_seed[0][base][split].get(w) is not None for w in measured):
+                continue
+            stats[split] = {
+                "mean": {arm: {w: sum(r[arm][split][w] for r in per_seed) / len(per_seed) for w in measured}
+                         for arm in arms},
+                "difference": {w: paired_interval([r[base][split][w] for r in per_seed],
+                                                  [r[other][split][w] for r in per_seed]) for w in measured}}
+        out["settings"][setting] = {"train_signers": scfg["train_signers"], "per_seed": per_seed, **stats}
+    return out
+
+
+def report(summary: dict) -> str:
+    base, other = list(summary["arms"])
+    arms = "; ".join(f"`{a}`: CE + {', '.join(m['terms']) or 'nothing'}"
+                     + (f" (tau {m['temperature']}, lambda {m['weight']}, texts `{m['descriptions']}`, "
+                        f"centred {str(m['centre_text']).lower()})" if m["terms"] else "")
+                     for a, m in summary["arms"].items())
+    lines = [f"# {other} vs {base} on `{summary['dataset']}`: test top-1 (%), paired by seed", "",
+             f"Arms: {arms}. Streams: {', '.join(summary['streams'])}"
+             + (f"; ensemble: {summary['ensemble']['rule']} rule, weights "
+                f"{'tuned on val' if summary['ensemble']['tune_on_val'] else 'from params'}"
+                if len(summary["streams"]) == len(STREAMS) else "")
+             + f". Seeds {summary['seeds']}: the same seed gives both arms the same initial encoder, data "
+               f"order and crops.", ""]
+    for setting, s in summary["settings"].items():
+        who = ("all training signers" if s["train_signers"] is None
+               else f"the first {s['train_signers']} training signers")
+        shown = [w for w in ("joint", "ensemble") if w in s["test"]["difference"]]
+        lines += [f"## {setting} ({who})", "",
+                  "| seed | " + " | ".join(f"{w} {base} | {w} {other} | {w} diff" for w in shown) + " |",
+                  "|---|" + "---|---|---|" * len(shown)]
+        for r in s["per_seed"]:
+            cells = []
+            for w in shown:
+                a, b = r[base]["test"][w], r[other]["test"][w]
+                cells += [f"{100 * a:.2f}", f"{100 * b:.2f}", f"{100 * (b - a):+.2f}"]
+            lines.append(f"| {r['seed']} | " + " | ".join(cells) + " |")
+        for split in ("test", "val"):
+            if split not in s:
+                continue
+            lines += ["", f"{split}: | mean {base} | mean {other} | mean diff | sd of diff | 95 % t-interval | "
+                          f"excludes 0 |", "|---|---|---|---|---|---|---|"]
+            for w, d in s[split]["difference"].items():
+                excludes = "yes" if d["low"] > 0 or d["high"] < 0 else "no"
+                lines.append(f"| {w} | {100 * s[split]['mean'][base][w]:.2f} | {100 * s[split]['mean'][other][w]:.2f} "
+                             f"| {100 * d['mean']:+.2f} | {100 * d['sd']:.2f} | [{100 * d['low']:+.2f}, "
+                             f"{100 * d['high']:+.2f}] | {excludes} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def run_mc_experiment(params: dict, seeds: list[int], jobs: int, streams: list[str] | None = None,
+                      name: str = "mc") -> Path:
+    cfg = params["experiments"]["mc"]
+    if len(cfg["arms"]) != 2:
+        raise ValueError(f"experiments.mc.arms: two arms are compared, got {list(cfg['arms'])}")
+    streams = list(streams or STREAMS)
+    unknown = [s for s in streams if s not in STREAMS]
+    if unknown:
+        raise ValueError(f"unknown stream(s) {unknown}; known: {', '.join(STREAMS)}")
+    paths = _inputs(params)
+    out = Path("results") / params["dataset"] / "experiments"
+    root = out / "runs"
+    threads = params["train"]["threads"] if jobs == 1 else max(1, params["train"]["threads"] // jobs)
+    todo = plan(params, cfg, seeds, streams, threads, root, paths)
+    log.info("experiment %s: %d training runs (%d settings x %d arms x %d seeds x %d streams), %d at a time",
+             name, len(todo), len(cfg["settings"]), len(cfg["arms"]), len(seeds), len(streams), jobs)
+    if jobs == 1:
+        for job in todo:
+            _train_one(job)
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+            for _ in pool.map(_train_one, todo):
+                pass
+    summary = summarise(params, cfg, seeds, streams, root)
+    write_json(out / f"{name}.json", summary)
+    write_text(out / f"{name}.md", report(summary))
+    log.info("experiment %s -> %s", name, out / f"{name}.md")
+    return out / f"{name}.md"
