@@ -41,7 +41,7 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
                   "prompt_version": provider.version if variant != "label" else None,
                   "variant": variant, "retrieved": [], "used": [], "followed": [], "unresolved": [],
                   "kb_missing": False,
-                  "synonym_source": synonym_source(cfg) if variant != "label" and cfg["synonyms"] else None}
+                  "synonym_source": cfg["synonym_source"] if variant != "label" and cfg["synonyms"] else None}
     record = {"label": label, "gloss": gloss, "global": "", "synonyms": [], "parts": [], "primary": "",
               "provenance": provenance}
     if variant == "label":
@@ -80,11 +80,6 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
     return record
 
 
-def synonym_source(cfg: dict) -> str:
-    # validated params always carry it; callers passing a bare dict get the paper's reading
-    return cfg.get("synonym_source", "label")
-
-
 def make_synonyms(gloss: str, text: str, provenance: dict, kb: KnowledgeBase, provider, cfg: dict) -> list[str]:
     """Eq. 4. ``label``: the synonyms are made from the label (P2, "The sign <>'s synonym"),
     not by rewording ``text``; the provider is given the entries the description was grounded
@@ -95,7 +90,7 @@ def make_synonyms(gloss: str, text: str, provenance: dict, kb: KnowledgeBase, pr
     n = cfg["synonyms"]
     if not n:
         return []
-    if synonym_source(cfg) == "description":
+    if cfg["synonym_source"] == "description":
         return provider.synonyms(gloss, text, n)
     ids = dict.fromkeys(provenance["used"] + provenance["followed"])
     return provider.label_synonyms(gloss, n, text, [kb.by_id[i] for i in ids if i in kb.by_id])
