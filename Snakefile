@@ -3,8 +3,9 @@
 # (tests/test_dag.py keeps them in step).
 from snakemake.utils import validate
 
-from pipeline.config import apply_preset, check_snakemake_config
+from pipeline.config import apply_preset, check_snakemake_config, with_dataset_root
 from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
+from pipeline.train.streams import STREAMS
 
 configfile: "params.yaml"
 # `--config dataset_root=PATH`, the one override the stages are given (the manifest's --root);
@@ -14,11 +15,10 @@ validate(config, "workflow/schemas/params.schema.json")
 check_snakemake_config(config)    # stages read params.yaml: refuse --config overrides
 config.update(apply_preset(dict(config)))   # what the stages run with: presets.<dataset> applied
 if DATASET_ROOT is not None:
-    config["datasets"][config["dataset"]]["root"] = str(DATASET_ROOT)
+    with_dataset_root(config, DATASET_ROOT)
 
 DS = config["dataset"]
 RES = f"results/{DS}"
-STREAMS = ["joint", "bone", "joint_motion", "bone_motion"]
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/describe.smk"

@@ -20,16 +20,36 @@ def schema() -> dict:
     return json.loads(resources.files("pipeline").joinpath("params.schema.json").read_text())
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a params file that says a thing twice is
+    ambiguous, so it is an error naming the key and both lines."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ParamsError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                                  f"(first at line {seen[key] + 1})")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def _error_lines(error: jsonschema.ValidationError) -> list[str]:
+    """One line per offending key: the key itself, not just its parent, and every missing
+    key of a mapping, not only the first."""
     path = ".".join(str(p) for p in error.absolute_path)
+    keys = [""]
     if error.validator == "additionalProperties":
-        # name the offending key itself, not just its parent
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        path = ".".join(filter(None, [path, extra[0] if extra else ""]))
+        keys = sorted(set(error.instance) - set(error.schema.get("properties", {})))
     elif error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
-        path = ".".join(filter(None, [path, missing[0] if missing else ""]))
-    return path or "<top level>"
+        keys = [k for k in error.validator_value if k not in error.instance]
+        return [f"  {'.'.join(filter(None, [path, k]))}: required key missing" for k in keys]
+    return [f"  {'.'.join(filter(None, [path, k])) or '<top level>'}: {error.message}" for k in keys or [""]]
 
 
 def check_schema(params: dict, source: str) -> None:
@@ -38,7 +58,7 @@ def check_schema(params: dict, source: str) -> None:
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [f"  {_key_path(e)}: {e.message}" for e in errors]
+        lines = [line for e in errors for line in _error_lines(e)]
         raise ParamsError(f"{source}: invalid params\n" + "\n".join(lines))
 
 
@@ -85,6 +105,26 @@ def validate_params(params: dict, source: str = "params") -> dict:
     if synth and synth["val_signers"] + synth["test_signers"] >= synth["signers"]:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "
                           f"below synthetic.signers ({synth['signers']})")
+    model = params["model"]
+    outside = [u for u in model["stride_units"] if not 1 <= u <= model["num_units"]]
+    if outside:
+        raise ParamsError(f"{source}: model.stride_units: {outside} outside the units 1..{model['num_units']} "
+                          f"(model.num_units)")
+    if not any(params["ensemble"]["weights"].values()):
+        raise ParamsError(f"{source}: ensemble.weights are all zero: the ensemble would score every class 0")
+    return params
+
+
+def with_dataset_root(params: dict, root: str) -> dict:
+    """``snakemake --config dataset_root=PATH``: the dataset's root, for datasets read from
+    disk. The demo is generated and has none."""
+    section = params["datasets"].get(params["dataset"])
+    if section is None or "root" not in section:
+        raise ParamsError(f"--config dataset_root={root}: dataset {params['dataset']!r} is generated, it has no "
+                          f"root to override; it applies to {', '.join(k for k, v in params['datasets'].items() if 'root' in v)}")
+    if not root:
+        raise ParamsError("--config dataset_root= is empty: give the folder of the dataset")
+    params["datasets"][params["dataset"]]["root"] = str(root)
     return params
 
 
@@ -112,7 +152,9 @@ def read_params(path: str | Path = "params.yaml") -> dict:
     if not path.exists():
         raise ParamsError(f"{path}: params file not found (run from the project root or pass --params)")
     try:
-        params = yaml.safe_load(path.read_text())
+        params = load_yaml(path.read_text())
+    except ParamsError as exc:
+        raise ParamsError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
     check_schema(params, str(path))

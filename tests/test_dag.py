@@ -31,7 +31,9 @@ def snakemake_jobs(workdir: Path, *targets: str) -> dict:
             # DVC names a matrix stage by its values joined with '-'
             name += "@" + "-".join(kv.split("=", 1)[1] for kv in fields["wildcards"].split(", "))
         # <TBD>: inputs known once a checkpoint (the manifest) has run, i.e. the pose shards
-        split = lambda s: set(filter(None, (x.strip() for x in s.split(",")))) - {"<TBD>"}  # noqa: E731
+        # and an output's flag, e.g. "model.pt (update)", is not part of its path
+        split = lambda s: set(filter(None, (re.sub(r" \(\w+\)$", "", x.strip())  # noqa: E731
+                                            for x in s.split(",")))) - {"<TBD>"}
         jobs[name] = (cmd, split(fields.get("input", "")), split(fields.get("output", "")))
     return jobs
 

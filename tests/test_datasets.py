@@ -140,7 +140,8 @@ def test_bring_your_own_csv_and_folders(tmp_path):
     pd.DataFrame({"path": ["clips/a.mp4", "clips/b.mp4", "/abs/c.mp4"], "label": ["10", "9", "10"],
                   "signer": ["1", "2", "3"], "split": ["train", "val", "test"]}).to_csv(tmp_path / "list.csv",
                                                                                           index=False)
-    manifest, classes = build_dataset(params_for("byo", csv=str(tmp_path / "list.csv")))
+    # an absolute path outside the list's folder needs its folder on the allow-list
+    manifest, classes = build_dataset(params_for("byo", csv=str(tmp_path / "list.csv"), allowed_roots=["/abs"]))
     assert list(classes["gloss"]) == ["9", "10"]                              # numeric glosses sort as numbers
     assert manifest.set_index("sample_id").loc["clips__a", "video"] == str(tmp_path / "clips/a.mp4")
     assert manifest.set_index("sample_id").loc["clips__a", "label"] == 1

@@ -215,3 +215,42 @@ def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
     assert any(r["ce"] != r["gsp_mc"] for s in summary["settings"].values() for r in s["per_seed"])
     # the CE arm does not depend on the MC params: its runs were reused, not retrained
     assert len(list((dag_run / "results/demo/experiments/runs/low_data").glob("ce-*"))) == 1
+
+
+def test_kill_minus_nine_of_snakemake_then_the_documented_rerun(dag_run, tmp_path):
+    """The whole run (snakemake and its jobs) killed at a random moment; the README's rerun
+    (`--unlock`, then `--rerun-incomplete`) ends with the bytes of an uninterrupted run."""
+    wd = make_workdir(tmp_path, tiny_params())
+    delay = np.random.default_rng(int(time.time())).uniform(3, 40)
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", "all"], cwd=wd, env=tool_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _snakemake(wd, "--unlock")
+    _snakemake(wd, "--cores", "2", "all", "--rerun-incomplete")
+    names = ["results/demo/metrics.json"] + [f"results/demo/train/{s}/{f}" for s in
+                                             ("joint", "bone", "joint_motion", "bone_motion")
+                                             for f in ("model.pt", "metrics.json")]
+    for name in names:
+        assert (wd / name).read_bytes() == (dag_run / name).read_bytes(), f"{name} (killed after {delay:.1f} s)"
+
+
+def test_a_failed_forcerun_keeps_the_previous_outputs(dag_run):
+    """A rerun that fails (here on a corrupt text bank) restores the outputs it replaced and
+    says which file is bad and which stage makes it."""
+    bank = dag_run / "results/demo/text/gsp.safetensors"
+    out = dag_run / "results/demo/train/joint"
+    good, stat = bank.read_bytes(), bank.stat()
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "checkpoint.pt"}
+    try:
+        bank.write_bytes(good[:1000])
+        res = subprocess.run([str(BIN / "snakemake"), "--cores", "1", "--forcerun", "train", "--",
+                              "results/demo/train/joint/metrics.json"], cwd=dag_run, env=tool_env(),
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode != 0
+        assert "gsp.safetensors: not a readable text bank" in res.stderr and "rerun the embed stage" in res.stderr
+        assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "checkpoint.pt"} == before
+    finally:
+        bank.write_bytes(good)
+        os.utime(bank, ns=(stat.st_atime_ns, stat.st_mtime_ns))

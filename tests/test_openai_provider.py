@@ -36,11 +36,8 @@ def kb(tmp_path_factory):
 
 
 def _cfg(server, **kw):
-    cfg = {"base_url": server.base_url, "model": "fake-model", "api_key_env": "GSPMC_TEST_KEY",
-           "response_format": "json_schema", "temperature": 0.0, "seed": 0, "timeout_s": 0.5,
-           "max_retries": 3, "backoff_s": 0.01, "backoff_max_s": 0.05, "concurrency": 2}
-    cfg.update(kw)
-    return cfg
+    return server.provider_cfg(**{"api_key_env": "GSPMC_TEST_KEY", "timeout_s": 0.5, "max_retries": 3,
+                                  "concurrency": 2, **kw})
 
 
 def _run(server, kb, cache_dir):
@@ -65,15 +62,16 @@ def test_answers_retries_and_cache(server, kb, tmp_path, script, extra, caplog):
     assert provider.requests == 2 * STEPS_PER_CLASS + extra
     assert len(server.requests) == provider.requests
     for r in records:
-        assert r["global"].startswith(f"For {r['gloss']} the flat") and len(r["synonyms"]) == 2
+        assert r["global"].startswith(f"For {r['gloss']}: ") and len(r["synonyms"]) == 2
         assert {"right_hand", "face"} <= {p for s in r["parts"] for p in s["parts"]}
         assert r["provenance"]["provider"] == "openai" and r["provenance"]["model"] == "fake-model"
+        assert r["provenance"]["flags"] == []          # grounded answers: nothing for review
     shelter = records[1]["provenance"]
     assert "house" in shelter["followed"] and "b-handshape" in shelter["followed"]
     # the refine prompt carried the entries it refers to
     refine_prompts = [b["messages"][-1]["content"] for b in server.requests
                       if b["response_format"]["json_schema"]["name"] == "refine"]
-    assert any("B handshape — Fingers extended" in p for p in refine_prompts)
+    assert any('headword="B handshape">Fingers extended' in p for p in refine_prompts)
 
     # a second run makes zero requests: every answer comes from the cache
     before = len(server.requests)

@@ -173,6 +173,130 @@ def test_on_error_fail_fails_the_stage_naming_every_video(tmp_path):
     assert len(pd.read_csv(wd / "results/demo/pose/quarantine.csv")) == 4
 
 
+# --- streams that are not a colour video of a person (issue 11): quarantined with a reason
+
+
+def _scene(n: int) -> list[np.ndarray]:
+    """n BGR frames of a coloured scene: an orange square moving over a teal wall."""
+    frames = []
+    for t in range(n):
+        f = np.full((120, 160, 3), (120, 110, 20), np.uint8)
+        f[40:80, 20 + 5 * t:60 + 5 * t] = (30, 140, 230)
+        frames.append(f)
+    return frames
+
+
+def _still_image(suffix: str):
+    def write(path: Path) -> None:
+        import cv2
+        image = path.with_name(f"image{suffix}")
+        cv2.imwrite(str(image), _scene(1)[0])
+        image.rename(path)                   # a photo renamed .mp4
+    return write
+
+
+def _grey_video(path: Path) -> None:
+    """Written as one channel: OpenCV decodes it to three equal ones."""
+    import cv2
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (160, 120), False)
+    for f in _scene(12):
+        writer.write(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
+    writer.release()
+
+
+def _depth_video(path: Path) -> None:
+    """A 16-bit single-channel stream (a depth camera's), lossless FFV1."""
+    import cv2
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (160, 120),
+                             [cv2.VIDEOWRITER_PROP_DEPTH, cv2.CV_16U, cv2.VIDEOWRITER_PROP_IS_COLOR, 0])
+    for t in range(12):
+        writer.write(np.full((120, 160), 500 + 40 * t, np.uint16))
+    writer.release()
+
+
+# sample -> (file name, writer, what its quarantine reason says)
+NOT_COLOUR_VIDEOS = {
+    "still_png": ("still_png.mp4", _still_image(".png"), "a single frame (a still image, not a video)"),
+    "still_jpg": ("still_jpg.mp4", _still_image(".jpg"), "a single frame (a still image, not a video)"),
+    "one_frame": ("one_frame.mp4", lambda p: _write_video(p, _scene(1)), "a single frame"),
+    "short": ("short.mp4", lambda p: _write_video(p, _scene(5)), "too short: only 5 frames; pose.min_frames is 8"),
+    "grey": ("grey.mp4", _grey_video, "not a colour video: the three channels are equal in all 12 frames"),
+    "equal_channels": ("equal_channels.mp4",
+                       lambda p: _write_video(p, [np.repeat(f[..., 1:2], 3, 2) for f in _scene(12)]),
+                       "not a colour video"),
+    "depth16": ("depth16.mkv", _depth_video, "not a colour video"),
+}
+
+
+def _person_everywhere(min_frames: int = 8):
+    """A video backend that finds a person in every frame: only the stream checks can refuse."""
+    from pipeline.pose.backends.video_backend import VideoBackend
+
+    class PersonEverywhere(VideoBackend):
+        def estimate(self, rgb: np.ndarray) -> np.ndarray:
+            return np.ones((133, 3), np.float32)
+    return PersonEverywhere(0.9, min_frames)
+
+
+@pytest.mark.parametrize("sample", NOT_COLOUR_VIDEOS)
+def test_a_stream_that_is_not_a_colour_video_is_refused_with_its_reason(tmp_path, sample):
+    from pipeline.pose.video import VideoError
+    name, write, reason = NOT_COLOUR_VIDEOS[sample]
+    write(tmp_path / name)
+    with pytest.raises(VideoError) as err:
+        _person_everywhere()({"video": str(tmp_path / name)})
+    assert reason in str(err.value)
+
+
+def test_colour_clips_of_min_frames_pass_and_min_frames_is_the_param(tmp_path):
+    _write_video(tmp_path / "eight.mp4", _scene(8))
+    assert _person_everywhere()({"video": str(tmp_path / "eight.mp4")}).shape == (8, 133, 3)
+    _write_video(tmp_path / "short.mp4", _scene(5))
+    assert _person_everywhere(min_frames=4)({"video": str(tmp_path / "short.mp4")}).shape == (5, 133, 3)
+
+
+def test_frames_opencv_leaves_unconverted_are_not_a_colour_video():
+    from pipeline.pose.video import VideoError, iter_frames
+
+    class OneChannelCapture:            # what cv2 returns with CAP_PROP_CONVERT_RGB off
+        def read(self):
+            return True, np.zeros((120, 160), np.uint16)
+
+        def release(self):
+            pass
+    with pytest.raises(VideoError, match=r"not a colour video: decoded frames are uint16 \(120, 160\)"):
+        next(iter_frames(OneChannelCapture()))
+
+
+@needs_fixture
+def test_the_pose_stage_quarantines_streams_that_are_not_a_colour_video(tmp_path):
+    """Beside the real fixture (which passes), through the stage: quarantine.csv names each
+    sample, its file and the reason, and the log says it."""
+    params = tiny_params()
+    params["dataset"] = "byo"
+    params["pose"].update(backend="mediapipe", shard_size=16, on_error="quarantine")
+    wd = make_workdir(tmp_path, params)
+    (wd / "videos").mkdir()
+    videos = {"good": str(FIXTURE)}
+    for sample, (name, write, _) in NOT_COLOUR_VIDEOS.items():
+        write(wd / "videos" / name)
+        videos[sample] = f"videos/{name}"
+    manifest = pd.DataFrame({"sample_id": list(videos), "split": "train", "signer": 0, "label": 0, "gloss": "X",
+                             "video": list(videos.values()), "n_frames": 0, "fps": 25.0})
+    (wd / "results/demo").mkdir(parents=True)
+    manifest.to_parquet(wd / "results/demo/manifest.parquet", index=False)
+    res = _run(wd, *POSE_ARGS)
+    assert res.returncode == 0, res.stderr[-3000:]
+    quarantine = pd.read_csv(wd / "results/demo/pose/quarantine.csv").set_index("sample_id")
+    assert set(quarantine.index) == set(NOT_COLOUR_VIDEOS)
+    for sample, (_, _, reason) in NOT_COLOUR_VIDEOS.items():
+        assert quarantine.loc[sample, "source"] == videos[sample]
+        assert reason in quarantine.loc[sample, "reason"]
+        assert f"quarantined {sample} ({videos[sample]}): " in res.stderr
+    part, _ = read_shard(wd / "results/demo/pose/shard-00000.parquet")
+    assert list(part) == ["good"]
+
+
 def test_kill_minus_nine_mid_run_keeps_finished_shards(tmp_path):
     params = tiny_params()
     params["pose"]["shard_size"] = 3
@@ -324,8 +448,9 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     from pipeline.pose.backends.registry import make_backend
     _profile_simcc_model(tmp_path / "profile.onnx", 48, 64)
     frames = []
-    for t in range(6):                  # a bright square moving right on a dark 160x120 frame
+    for t in range(8):                  # a bright square moving right on a dark blue 160x120 frame
         f = np.zeros((120, 160, 3), np.uint8)
+        f[..., 0] = 60                  # BGR: the stage quarantines a clip without colour
         x0 = 40 + 10 * t
         f[50:60, x0:x0 + 10] = 255
         frames.append(f)
@@ -336,10 +461,10 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     backend = make_backend(cfg, None)
     assert backend.size == (48, 64) and "profile.onnx" in backend.version
     out = backend({"sample_id": "spot", "video": str(tmp_path / "spot.mp4")})
-    assert out.shape == (6, 133, 3) and (out[..., 2] == 1).all()
+    assert out.shape == (8, 133, 3) and (out[..., 2] == 1).all()
     # the first brightest column/row of the crop, mapped back: on the square (one crop pixel
     # spans 160/48 = 3.3 image pixels)
-    left = 40 + 10 * np.arange(6)
+    left = 40 + 10 * np.arange(8)
     assert ((out[:, 0, 0] >= left - 3.4) & (out[:, 0, 0] <= left + 10)).all(), out[:, 0, 0]
     assert ((out[:, 0, 1] >= 50 - 3.4) & (out[:, 0, 1] <= 60)).all(), out[:, 0, 1]
 

@@ -10,10 +10,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..guards import NonFiniteError, first_non_finite
 from ..io import atomic_path
 
 META_KEY = b"gspmc"
 QUARANTINE = "quarantine.csv"   # next to the shards: samples a stage could not produce, and why
+
+
+class ShardError(ValueError):
+    """A shard that cannot be read as one: the message names the file."""
+
+
+def _require_finite_sample(path, sid: str, frames: np.ndarray) -> None:
+    index = first_non_finite(frames)
+    if index is not None:
+        raise NonFiniteError(f"{path}: sample {sid!r} frame {index[0]}: non-finite keypoint value "
+                             f"{frames[index]} (point {index[1]}, channel {index[2]})")
 
 
 def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict,
@@ -28,6 +40,7 @@ def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict,
     for sid in ids:
         if samples[sid].shape[1:] != (V, C) or samples[sid].shape[0] == 0:
             raise ValueError(f"{path}: sample {sid} has shape {samples[sid].shape}, expected (T>0, {V}, {C})")
+        _require_finite_sample(path, sid, samples[sid])
     frames = (np.concatenate([samples[s].reshape(len(samples[s]), V * C) for s in ids]) if ids
               else np.zeros((0, V * C))).astype(np.float32)
     sample_col = np.concatenate([[s] * len(samples[s]) for s in ids]) if ids else np.array([], dtype=str)
@@ -46,7 +59,10 @@ def write_shard(path: str | Path, samples: dict[str, np.ndarray], meta: dict,
 
 
 def read_shard_meta(path: str | Path) -> dict:
-    md = pq.read_schema(path).metadata or {}
+    try:
+        md = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as exc:
+        raise ShardError(f"{path}: not a readable parquet shard ({exc})") from exc
     if META_KEY not in md:
         raise ValueError(f"{path}: not a pipeline shard (no '{META_KEY.decode()}' metadata)")
     return json.loads(md[META_KEY])
@@ -54,7 +70,10 @@ def read_shard_meta(path: str | Path) -> dict:
 
 def read_shard(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     meta = read_shard_meta(path)
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ShardError(f"{path}: not a readable parquet shard ({exc})") from exc
     V, C = meta["num_points"], meta["channels"]
     flat = table.column("keypoints").combine_chunks().flatten().to_numpy(zero_copy_only=False)
     frames = flat.reshape(-1, V, C).astype(np.float32, copy=False)
@@ -66,6 +85,9 @@ def read_shard(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     for start, stop in zip(np.r_[0, change], np.r_[change, len(ids)]):
         out[str(ids[start])] = frames[start:stop]
+    if not np.isfinite(frames).all():
+        for sid, sample in out.items():
+            _require_finite_sample(path, sid, sample)
     return out, meta
 
 

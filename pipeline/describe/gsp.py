@@ -10,7 +10,8 @@ Variants:
 Provenance: ``retrieved`` (the class's own entry, then the top-k retrieval), ``used`` (the
 entries the provider's primary description was given or drew on: for the offline composer
 only the own entry), ``followed`` (entries refinement resolved references through),
-``synonym_source`` (Eq. 4: ``label`` or ``description``).
+``synonym_source`` (Eq. 4: ``label`` or ``description``), ``flags`` (checks.py: generated text
+that reads as instructions or is not grounded in the entries used; flagged, never dropped).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tqdm import tqdm
 
+from .checks import review
 from .knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -30,17 +32,56 @@ class MissingKnowledge(LookupError):
     pass
 
 
+class ProviderError(RuntimeError):
+    """A provider could not answer a step; ``describe_class`` prefixes the class it was for."""
+
+
 def label_text(gloss: str) -> str:
     return gloss.lower().replace("-", " ")
 
 
+def knowledge_used(provenance: dict) -> list[str]:
+    """Entry ids the description drew on: what the primary was given, then what refinement followed."""
+    return list(dict.fromkeys(provenance["used"] + provenance["followed"]))
+
+
 def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retriever, provider,
                    cfg: dict, kb_name: str) -> dict:
+    try:
+        record = _describe(label, gloss, variant, kb, retriever, provider, cfg, kb_name)
+    except ProviderError as exc:
+        raise type(exc)(f"class {label} ({gloss}): {exc}") from exc
+    if variant != "label":
+        flag_for_review(record, kb)
+    return record
+
+
+def flag_for_review(record: dict, kb: KnowledgeBase) -> None:
+    """Provenance ``flags`` for generated text that reads as instructions or is not grounded in
+    the entries the description used (none used: instructions only), and for used entries
+    that carry instructions (an injection attempt, whether or not the model obeyed it).
+    Warns and keeps the class."""
+    prov = record["provenance"]
+    entries = [kb.by_id[i] for i in knowledge_used(prov) if i in kb.by_id]
+    sources = ([f"{e.headword or ''} {e.text}" for e in entries] + [record["gloss"]]) if entries else None
+    texts = {"primary": record["primary"], "global": record["global"],
+             **{f"synonyms[{k}]": s for k, s in enumerate(record["synonyms"])}}
+    segments = {f"parts[{k}]": s["text"] for k, s in enumerate(record["parts"])}
+    names = (record["gloss"], label_text(record["gloss"]))
+    prov["flags"] = (review(texts, sources, names) + review(segments, None, names)
+                     + review({f"entry {e.id}": e.text for e in entries}, None, names))
+    if prov["flags"]:
+        log.warning("class %s (%s): description flagged for review, kept: %s", record["label"], record["gloss"],
+                    "; ".join(f"{f['field']} {f['check']} ({f['detail']})" for f in prov["flags"]))
+
+
+def _describe(label: int, gloss: str, variant: str, kb: KnowledgeBase, retriever, provider,
+              cfg: dict, kb_name: str) -> dict:
     provenance = {"provider": provider.name if variant != "label" else "none",
                   "model": provider.model if variant != "label" else None,
                   "prompt_version": provider.version if variant != "label" else None,
                   "variant": variant, "retrieved": [], "used": [], "followed": [], "unresolved": [],
-                  "kb_missing": False,
+                  "kb_missing": False, "flags": [],
                   "synonym_source": cfg["synonym_source"] if variant != "label" and cfg["synonyms"] else None}
     record = {"label": label, "gloss": gloss, "global": "", "synonyms": [], "parts": [], "primary": "",
               "provenance": provenance}
@@ -92,8 +133,7 @@ def make_synonyms(gloss: str, text: str, provenance: dict, kb: KnowledgeBase, pr
         return []
     if cfg["synonym_source"] == "description":
         return provider.synonyms(gloss, text, n)
-    ids = dict.fromkeys(provenance["used"] + provenance["followed"])
-    return provider.label_synonyms(gloss, n, text, [kb.by_id[i] for i in ids if i in kb.by_id])
+    return provider.label_synonyms(gloss, n, text, [kb.by_id[i] for i in knowledge_used(provenance) if i in kb.by_id])
 
 
 def describe_all(classes: list[tuple[int, str]], variant: str, kb: KnowledgeBase, retriever, provider,
@@ -103,4 +143,9 @@ def describe_all(classes: list[tuple[int, str]], variant: str, kb: KnowledgeBase
         return describe_class(item[0], item[1], variant, kb, retriever, provider, cfg, kb_name)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(tqdm(pool.map(one, classes), total=len(classes), desc=f"describe {variant}", disable=None))
+        try:
+            return list(tqdm(pool.map(one, classes), total=len(classes), desc=f"describe {variant}", disable=None))
+        except BaseException:
+            # one failed class fails the stage: the queued ones would only retry a failing endpoint
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

@@ -2,24 +2,39 @@
 paper, OpenAI, vLLM, Ollama, a llama.cpp server) given ``base_url``, ``model`` and the
 *name* of the environment variable holding the key.
 
-Answers are JSON validated against a schema per step; 429, 5xx, timeouts, connection
-errors and invalid JSON are retried with exponential backoff; answers are cached by
-content so a rerun makes no requests. The key is read from the environment at call
-time and is never part of a cache key, a log line or an output.
+Answers are JSON validated against a schema per step. Transient faults are retried
+with exponential backoff (``max_retries``, ``backoff_s``, ``backoff_max_s``): 429, 5xx,
+timeouts, connection errors, a 200 whose body is cut off, is not JSON or is not a chat
+completion, and an answer that is not valid JSON for the step's schema. A 429/503 that
+says ``Retry-After`` is waited out as asked, up to ``backoff_max_s``. When the budget is
+spent, ``LLMError`` names the step, the endpoint and the last reason (``describe_class``
+adds the class). Answers are cached by content so a rerun makes no requests. The key is
+read from the environment at call time and is never part of a cache key, a log line, an
+error or an output.
+
+Knowledge-base text is untrusted data: entries travel as ``<entry>`` blocks and the
+description being reworked as a ``<description>`` block, escaped so that no text can
+close its block, and the system prompt says that quoted text is data, not instructions.
 """
 from __future__ import annotations
 
+import email.utils
 import hashlib
+import html
 import json
 import logging
+import math
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from importlib import resources
+from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 
 from .cache import ResponseCache
+from .gsp import ProviderError
 from .knowledge import Entry, KnowledgeBase
 from .lexicon import PARTS
 from .references import find_references
@@ -40,31 +55,107 @@ SCHEMAS = {
                                      "parts": {"type": "array", "minItems": 1,
                                                "items": {"enum": list(PARTS)}}}}}}},
 }
-PROMPT_FILES = ("primary.txt", "primary_nokb.txt", "synonyms.txt", "synonyms_label.txt", "refine.txt", "decompose.txt")
+_PROMPTS = resources.files("pipeline.describe").joinpath("prompts")
 
 
 def prompt(name: str) -> str:
-    return resources.files("pipeline.describe").joinpath("prompts", name).read_text()
+    return _PROMPTS.joinpath(name).read_text()
+
+
+def prompt_files() -> list[str]:
+    """Every template in prompts/: listed from the folder, so a new one cannot miss the version."""
+    return sorted(p.name for p in _PROMPTS.iterdir() if p.name.endswith(".txt"))
 
 
 def prompts_version() -> str:
     """Hash of every prompt template: part of provenance and of every cache key."""
     h = hashlib.sha256()
-    for name in PROMPT_FILES:
+    for name in prompt_files():
         h.update(name.encode() + b"\0" + prompt(name).encode())
     return h.hexdigest()[:16]
 
 
-def _entry_lines(entries: list[Entry]) -> str:
-    return "\n".join(f"- {e.headword + ' — ' if e.headword else ''}{e.text}" for e in entries)
+def quoted(text: str) -> str:
+    """Text for inside a data block: escaped, so it cannot close the block or open another."""
+    return html.escape(text, quote=False)
 
 
-class LLMError(RuntimeError):
-    pass
+def entry_blocks(entries: list[Entry]) -> str:
+    template = prompt("entry.txt").rstrip("\n")
+    return "\n".join(template.format(id=html.escape(e.id), headword=html.escape(e.headword or ""),
+                                     text=quoted(e.text)) for e in entries)
+
+
+def retry_after_s(headers) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After`` as seconds or as an HTTP date
+    (RFC 9110), or the ``retry-after-ms`` some APIs send; None when absent or unreadable."""
+    ms = headers.get("retry-after-ms")
+    value = headers.get("retry-after")
+    for raw, scale in ((ms, 1e-3), (value, 1.0)):
+        try:
+            seconds = float(raw) * scale
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:            # an HTTP date is GMT even when it does not say so
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def public_url(url: str) -> str:
+    """The endpoint as errors may show it: without user:password or query (either may hold a secret)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else "")
+                       if parts.hostname else parts.netloc, parts.path, "", ""))
+
+
+class LLMError(ProviderError):
+    """No usable answer from the endpoint: the message names the step, the endpoint and the
+    last reason, never the key."""
 
 
 class _InvalidAnswer(ValueError):
-    pass
+    """A 200 that is not a usable answer (cut off, not JSON, not a completion, off-schema)."""
+
+
+def completion_content(body: str) -> tuple[str, str | None]:
+    """The answer text and finish_reason of a chat-completion response body."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        # a string left open, or an error at the very end: the body stopped mid-JSON
+        cut = isinstance(exc, json.JSONDecodeError) and (exc.msg.startswith("Unterminated")
+                                                         or exc.pos >= len(body.rstrip()))
+        raise _InvalidAnswer(f"the HTTP 200 body {'ends mid-JSON (cut off)' if cut else 'is not JSON'}: "
+                             f"{exc} ({len(body)} chars)") from exc
+    try:
+        choice = data["choices"][0]
+        content = choice["message"]["content"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise _InvalidAnswer(f"the HTTP 200 body is not a chat completion (no choices[0].message.content): "
+                             f"{body[:160]!r}") from exc
+    if content is not None and not isinstance(content, str):
+        raise _InvalidAnswer(f"the answer content is a {type(content).__name__}, not text")
+    return content or "", choice.get("finish_reason")
+
+
+def _fits(answer, schema: dict) -> bool:
+    return jsonschema.validators.validator_for(schema)(schema).is_valid(answer)
+
+
+def parse_answer(content: str, finish_reason: str | None, schema: dict):
+    try:
+        answer = json.loads(content)
+        jsonschema.validate(answer, schema)
+    except (ValueError, jsonschema.ValidationError) as exc:
+        cut = " (finish_reason length: cut at the token limit)" if finish_reason == "length" else ""
+        raise _InvalidAnswer(f"the answer is not valid JSON for the schema{cut}: "
+                             f"{getattr(exc, 'message', exc)}") from exc
+    return answer
 
 
 class OpenAIProvider:
@@ -76,10 +167,12 @@ class OpenAIProvider:
         self.cfg, self.kb = cfg, kb
         self.model = cfg["model"]
         self.version = prompts_version()
+        self.endpoint = public_url(cfg["base_url"])
         env = cfg.get("api_key_env")
         key = os.environ.get(env) if env else "not-needed"
         if not key:
             raise LLMError(f"describe.openai.api_key_env names {env}, which is not set in the environment")
+        self._secret = key if env else None
         # our own retry loop decides and counts; the client's is off
         self.client = OpenAI(base_url=cfg["base_url"], api_key=key, timeout=cfg["timeout_s"], max_retries=0)
         self.cache = ResponseCache(cache_dir)
@@ -89,7 +182,7 @@ class OpenAIProvider:
 
     def _ask(self, step: str, text: str):
         schema = SCHEMAS[step]
-        messages = [{"role": "system", "content": "You answer with a single JSON object and nothing else."},
+        messages = [{"role": "system", "content": prompt("system.txt").strip()},
                     {"role": "user", "content": text}]
         if self.cfg["response_format"] == "json_schema":
             fmt = {"type": "json_schema", "json_schema": {"name": step, "schema": schema, "strict": True}}
@@ -99,43 +192,67 @@ class OpenAIProvider:
                    "response_format": fmt, "temperature": self.cfg["temperature"], "seed": self.cfg["seed"],
                    "prompts": self.version}
         cached = self.cache.get(request)
-        if cached is not None:
+        if cached is not None and _fits(cached, schema):
             with self._lock:
                 self.cache_hits += 1
             return cached
+        if cached is not None:
+            log.warning("%s: a cached answer does not fit the schema; asking again", step)
         answer = self._call_with_retries(step, messages, fmt, schema)
         self.cache.put(request, answer)
         return answer
+
+    def _request_once(self, messages, fmt, schema):
+        with self._lock:
+            self.requests += 1
+        # the raw body, parsed here: the client's own parsing lets a cut-off or non-completion
+        # 200 escape as a bare ValueError/AttributeError instead of a retryable fault
+        raw = self.client.chat.completions.with_raw_response.create(
+            model=self.model, messages=messages, response_format=fmt,
+            temperature=self.cfg["temperature"], seed=self.cfg["seed"])
+        return parse_answer(*completion_content(raw.http_response.text), schema)
 
     def _call_with_retries(self, step, messages, fmt, schema):
         import openai
 
         attempts = self.cfg["max_retries"] + 1
         for attempt in range(attempts):
-            with self._lock:
-                self.requests += 1
             try:
-                resp = self.client.chat.completions.create(
-                    model=self.model, messages=messages, response_format=fmt,
-                    temperature=self.cfg["temperature"], seed=self.cfg["seed"])
-                content = resp.choices[0].message.content or ""
-                try:
-                    answer = json.loads(content)
-                    jsonschema.validate(answer, schema)
-                except (ValueError, jsonschema.ValidationError) as exc:
-                    raise _InvalidAnswer(f"{step}: answer is not valid JSON for the schema: {exc}") from exc
-                return answer
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError, _InvalidAnswer) as exc:
+                return self._request_once(messages, fmt, schema)
+            except (openai.APIError, _InvalidAnswer) as exc:
+                reason = self._reason(exc)
+                if not _transient(exc):        # 4xx other than 429: our request is wrong, asking again won't help
+                    raise LLMError(f"step {step}: {self.endpoint} refused the request; reason: {reason}") from exc
                 if attempt + 1 == attempts:
-                    raise LLMError(f"{step}: gave up after {attempts} attempts: {type(exc).__name__}") from exc
-                delay = min(self.cfg["backoff_max_s"], self.cfg["backoff_s"] * 2 ** attempt)
-                log.warning("%s: %s, retrying in %.2fs (%d/%d)", step, type(exc).__name__, delay, attempt + 1,
-                            attempts - 1)
+                    raise LLMError(f"step {step}: gave up after {attempts} attempts at {self.endpoint}; "
+                                   f"last reason: {reason}") from exc
+                delay = self._retry_delay(step, attempt, exc)
+                log.warning("%s: %s; retrying in %.2fs (%d/%d)", step, reason, delay, attempt + 1, attempts - 1)
                 time.sleep(delay)
-            except openai.APIStatusError as exc:       # 4xx other than 429: our request is wrong
-                raise LLMError(f"{step}: the endpoint refused the request with HTTP {exc.status_code}") from exc
         raise AssertionError("unreachable")
+
+    def _retry_delay(self, step: str, attempt: int, exc: Exception) -> float:
+        """Exponential backoff, or the server's Retry-After when it gave one; never over backoff_max_s."""
+        import openai
+
+        cap = self.cfg["backoff_max_s"]
+        asked = retry_after_s(exc.response.headers) if isinstance(exc, openai.APIStatusError) else None
+        if asked is None:
+            return min(cap, self.cfg["backoff_s"] * 2 ** attempt)
+        if asked > cap:
+            log.warning("%s: the server asked to wait %.1fs; waiting describe.openai.backoff_max_s = %.1fs",
+                        step, asked, cap)
+        return min(cap, asked)
+
+    def _reason(self, exc: Exception) -> str:
+        """What went wrong, in words, with the key masked (an error body may echo it back)."""
+        if isinstance(exc, _InvalidAnswer):
+            reason = str(exc)
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+            if exc.__cause__ is not None:         # the socket-level cause: refused, reset, cut off
+                reason += f" ({exc.__cause__})"
+        return reason.replace(self._secret, "***") if self._secret else reason
 
     # ------------------------------------------------------------------ the GSP steps
     def grounding(self, own: Entry | None, retrieved: list[Entry]) -> list[Entry]:
@@ -146,11 +263,11 @@ class OpenAIProvider:
         entries = self.grounding(own, retrieved)
         if not entries:
             return self._ask("primary", prompt("primary_nokb.txt").format(gloss=gloss))["description"]
-        knowledge = "Dictionary entries retrieved for it:\n" + _entry_lines(entries)
+        knowledge = entry_blocks(entries)
         return self._ask("primary", prompt("primary.txt").format(gloss=gloss, knowledge=knowledge))["description"]
 
     def refine(self, gloss: str, text: str) -> tuple[str, list[str], list[str]]:
-        used, unresolved, lines = [], [], []
+        unresolved, followed = [], []
         pending, seen = [text], set()
         while pending:                 # follow references transitively (X's entry may name a handshape)
             signs, shapes = find_references(pending.pop())
@@ -162,26 +279,34 @@ class OpenAIProvider:
                 if entry is None:
                     unresolved.append(name)
                     continue
-                used.append(entry.id)
-                lines.append(f"- {entry.headword} — {entry.text}")
+                followed.append(entry)
                 pending.append(entry.text)
-        refs = "\n".join(lines) or "(none)"
-        answer = self._ask("refine", prompt("refine.txt").format(gloss=gloss, text=text, references=refs))
-        return answer["refined"], used, unresolved
+        refs = entry_blocks(followed) or "(none)"
+        answer = self._ask("refine", prompt("refine.txt").format(gloss=gloss, text=quoted(text), references=refs))
+        return answer["refined"], [e.id for e in followed], unresolved
 
     def synonyms(self, gloss: str, text: str, n: int) -> list[str]:
         """``synonym_source: description``: rewordings of the refined description."""
-        answer = self._ask("synonyms", prompt("synonyms.txt").format(gloss=gloss, text=text, n=n))
+        answer = self._ask("synonyms", prompt("synonyms.txt").format(gloss=gloss, text=quoted(text), n=n))
         return [s for s in answer["synonyms"] if s.strip()][:n]
 
     def label_synonyms(self, gloss: str, n: int, description: str, knowledge: list[Entry]) -> list[str]:
         """``synonym_source: label`` (Eq. 4, P2 "The sign <>'s synonym"): from the label and the
         dictionary entries the description was grounded in, never from the description itself."""
-        grounding = ("Dictionary entries for it and the entries they refer to:\n" + _entry_lines(knowledge)
-                     if knowledge else "")
+        grounding = ("Dictionary entries for it and the entries they refer to, quoted as reference data:\n"
+                     + entry_blocks(knowledge) if knowledge else "")
         answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n))
         return [s for s in answer["synonyms"] if s.strip()][:n]
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
-        answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=text))
+        answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text)))
         return [{"text": s["text"], "parts": [p for p in PARTS if p in s["parts"]]} for s in answer["segments"]]
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth asking again: the network, the server's load or a garbled answer, not our request."""
+    import openai
+
+    if isinstance(exc, (openai.APIConnectionError, _InvalidAnswer)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 429) or exc.status_code >= 500)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..data.manifest import read_classes
 from ..io import atomic_dir, write_text
-from .gsp import describe_all
+from .gsp import describe_all, knowledge_used
 from .index import Retriever, build_index
 from .knowledge import KnowledgeBase, load_entries
 
@@ -35,11 +35,6 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def knowledge_used(provenance: dict) -> list[str]:
-    """Entry ids the description drew on: what the primary was given, then what refinement followed."""
-    return list(dict.fromkeys(provenance["used"] + provenance["followed"]))
-
-
 def retrieved_not_used(provenance: dict) -> list[str]:
     used = set(knowledge_used(provenance))
     return [i for i in provenance["retrieved"] if i not in used]
@@ -62,6 +57,18 @@ def table1_report(records: list[dict], kb: KnowledgeBase, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def flags_report(records: list[dict]) -> str:
+    """Every class whose generated text was flagged (checks.py), with field, check and detail."""
+    flagged = [r for r in records if r["provenance"].get("flags")]
+    if not flagged:
+        return "No generated text was flagged (instruction-like or ungrounded text).\n"
+    lines = [f"{len(flagged)} of {len(records)} classes have generated text flagged for review (kept, not "
+             "dropped; provenance `flags`):", "", "| label | class | field | check | detail |", "|---|---|---|---|---|"]
+    lines += [f"| {r['label']} | {_cell(r['gloss'])} | {f['field']} | {f['check']} | {_cell(f['detail'])} |"
+              for r in flagged for f in r["provenance"]["flags"]]
+    return "\n".join(lines) + "\n"
+
+
 def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: Path, index_dir: Path,
                  out: Path, report: Path) -> dict:
     cfg = params["describe"]
@@ -81,9 +88,15 @@ def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: 
     write_text(out, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))
     write_text(report, f"# Descriptions ({variant}, provider {provider.name}, synonyms from the "
                f"{cfg['synonym_source']})\n\n"
-               + table1_report(records, kb, cfg["report_classes"]))
+               + table1_report(records, kb, cfg["report_classes"])
+               + "\n## Flagged for review\n\n" + flags_report(records))
     stats = {"classes": len(records), "seconds": seconds, "seconds_per_class": seconds / max(1, len(records)),
-             "requests": getattr(provider, "requests", 0), "cache_hits": getattr(provider, "cache_hits", 0)}
-    log.info("describe %s: %d classes in %.1fs (%.3fs/class), %d requests, %d cache hits -> %s", variant,
-             stats["classes"], seconds, stats["seconds_per_class"], stats["requests"], stats["cache_hits"], out)
+             "requests": getattr(provider, "requests", 0), "cache_hits": getattr(provider, "cache_hits", 0),
+             "flagged": sum(bool(r["provenance"]["flags"]) for r in records)}
+    log.info("describe %s: %d classes in %.1fs (%.3fs/class), %d requests, %d cache hits, %d flagged -> %s",
+             variant, stats["classes"], seconds, stats["seconds_per_class"], stats["requests"], stats["cache_hits"],
+             stats["flagged"], out)
+    if stats["flagged"]:
+        log.warning("describe %s: %d classes have generated text flagged for review; see %s", variant,
+                    stats["flagged"], report)
     return stats

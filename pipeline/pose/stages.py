@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..data.shards import QUARANTINE, read_shard_meta, write_shard
 from ..io import write_json, write_text
 from .backends.registry import SETTINGS, make_backend
-from .video import VideoError
+from .video import STREAM_CHECKS, VideoError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def shard_fingerprint(cfg: dict, backend, rows: pd.DataFrame) -> str:
     inputs give the same shard bytes on any machine."""
     sources = [(r["sample_id"], backend.source(r), backend.digest(r)) for r in rows.to_dict("records")]
     payload = {"backend": cfg["backend"], "settings": cfg.get(SETTINGS.get(cfg["backend"], "")), "version": backend.version,
-               "min_decoded_fraction": cfg["min_decoded_fraction"], "sources": sources}
+               "min_decoded_fraction": cfg["min_decoded_fraction"], "min_frames": cfg["min_frames"],
+               "stream_checks": STREAM_CHECKS, "sources": sources}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -21,12 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file, save
 
 from ..data.wholebody import PART_NAMES as PARTS
+from ..guards import require_finite
 from ..io import atomic_path
 
 _BOOL = ("global_members", "synonym_mask", "synonym_members", "segment_members", "segment_parts")
+_FIELDS = ("global", "global_members", "synonyms", "synonym_mask", "synonym_members", "segments",
+           "segment_members", "segment_parts")
+
+
+class TextBankError(ValueError):
+    """A text bank file that cannot be read as one; the message names the file."""
 
 
 @dataclass
@@ -55,21 +62,36 @@ class TextBank:
                 "segments": self.segments, "segment_members": self.segment_members,
                 "segment_parts": self.segment_parts}
 
+    def require_finite(self, source: str | Path) -> None:
+        """Every embedding finite: a NaN here trains every weight to NaN."""
+        for name in ("global", "synonyms", "segments"):
+            require_finite(self.tensors()[name], f"{source}: text bank tensor {name!r}")
+
     def save(self, path: str | Path) -> None:
+        self.require_finite(path)
         tensors = {k: np.ascontiguousarray(v.astype(np.uint8) if k in _BOOL else v)
                    for k, v in self.tensors().items()}
+        # bytes, not save_file: save_file replaces the file with a new one of mode 0600
+        data = save(tensors, metadata={"gspmc": json.dumps(self.meta, sort_keys=True)})
         with atomic_path(path) as tmp:
-            save_file(tensors, str(tmp), metadata={"gspmc": json.dumps(self.meta, sort_keys=True)})
+            tmp.write_bytes(data)
 
     @staticmethod
     def load(path: str | Path) -> "TextBank":
-        from safetensors import safe_open
-        t = load_file(str(path))
-        with safe_open(str(path), framework="numpy") as f:
-            meta = json.loads((f.metadata() or {}).get("gspmc", "{}"))
+        from safetensors import SafetensorError, safe_open
+        try:
+            t = load_file(str(path))
+            with safe_open(str(path), framework="numpy") as f:
+                meta = json.loads((f.metadata() or {}).get("gspmc", "{}"))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise TextBankError(f"{path}: not a readable text bank ({exc}); rerun the embed stage") from exc
+        missing = [k for k in _FIELDS if k not in t]
+        if missing:
+            raise TextBankError(f"{path}: text bank lacks tensors {missing}; rerun the embed stage")
         t = {k: v.astype(bool) if k in _BOOL else v for k, v in t.items()}
-        return TextBank(t["global"], t["global_members"], t["synonyms"], t["synonym_mask"], t["synonym_members"],
-                        t["segments"], t["segment_members"], t["segment_parts"], meta)
+        bank = TextBank(*(t[k] for k in _FIELDS), meta)
+        bank.require_finite(path)
+        return bank
 
     def centred(self) -> "TextBank":
         """Each kind of text (global, synonym, segment) minus its kind's mean embedding.

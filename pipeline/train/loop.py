@@ -25,6 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..evaluate.metrics import accuracy_report
+from ..guards import NonFiniteError, require_finite
 from ..io import atomic_path, write_json
 from ..model.ctrgcn import CTRGCN, count_parameters
 from ..model.graph import spatial_adjacency
@@ -134,7 +135,9 @@ def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.de
             logits = model(torch.from_numpy(x).to(device))
             total += float(nn.functional.cross_entropy(logits, torch.from_numpy(y).to(device), reduction="sum"))
             outs.append(logits.float().cpu().numpy())
-    return np.concatenate(outs), total / len(feeder)
+    scores = np.concatenate(outs)
+    require_finite(scores, f"scores of the {len(feeder)} evaluated clips")
+    return scores, total / len(feeder)
 
 
 def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, device: torch.device) -> dict:
@@ -147,9 +150,13 @@ def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, de
     return {"val_loss": loss, "val_top1": acc["top1"], "val_top5": acc["top5"]}
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def save_torch(path: Path, obj: dict) -> None:
+    """torch.save through a buffer: saved to a file, the archive records that file's name
+    (here a random temporary one), so identical runs would give different bytes."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buf.getvalue())
 
 
 def _load_checkpoint(path: Path, fp: str) -> dict | None:
@@ -181,6 +188,10 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
     """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
     With ``mc`` the MC terms join the CE loss; the text heads live only in training.
     ``val`` None: no validation split (nothing is validated, nothing val is written)."""
+    if len(train) < cfg["batch_size"]:
+        # drop_last would leave no step at all; one short batch instead is not the recipe asked for
+        raise ValueError(f"train.batch_size {cfg['batch_size']} is larger than the training split "
+                         f"({len(train)} clips): lower train.batch_size")
     outputs = TrainOutputs.in_dir(out_dir)
     outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
@@ -220,7 +231,7 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
         loss_sum, mc_sum, correct, seen = 0.0, 0.0, 0, 0
         bar = tqdm(total=len(train) // cfg["batch_size"] or 1, desc=f"epoch {epoch + 1}/{epochs}",
                    leave=False, disable=None)
-        for _, x, y in train.batches(cfg["batch_size"], rng, drop_last=True):
+        for step, (_, x, y) in enumerate(train.batches(cfg["batch_size"], rng, drop_last=True)):
             xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
             features = model.features(xb)
             logits = model.classify(features)
@@ -231,6 +242,11 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
                 if terms:
                     mc_sum += float(torch.stack(list(terms.values())).mean().detach()) * len(y)
                 loss = total_loss(loss, terms, mc.weight)
+            if not torch.isfinite(loss):
+                # stop before the step: the checkpoint of the last finished epoch stays as it was
+                raise NonFiniteError(f"{out_dir}: loss {float(loss.detach())} at epoch {epoch + 1} step {step + 1}; "
+                                     f"stopped, nothing written ("
+                                     + (f"the checkpoint of epoch {epoch} is kept)" if epoch else "no checkpoint yet)"))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -239,8 +255,6 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
             seen += len(y)
             bar.update(1)
         bar.close()
-        if seen == 0:
-            raise ValueError(f"training split has {len(train)} clips, fewer than batch_size={cfg['batch_size']}")
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
                "train_top1": correct / seen, **validation_columns(model, val, cfg["batch_size"], device),
                "seconds": round(time.time() - t0, 3)}
@@ -248,7 +262,7 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
         val_top1 = "none" if row["val_top1"] is None else f"{row['val_top1']:.3f}"
         log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %s (%.1fs)", epoch + 1, epochs, lr,
                  row["train_loss"], row["train_top1"], val_top1, row["seconds"])
-        _save_checkpoint(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        save_torch(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "heads": heads.state_dict() if heads is not None else {},
                                               "epoch": epoch, "log": rows, "fingerprint": fp})
 
@@ -268,9 +282,8 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
     with atomic_path(outputs.scores) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    with atomic_path(outputs.model) as tmp:
-        torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()},
-                    "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg}, tmp)
+    save_torch(outputs.model, {"model": {k: v.cpu() for k, v in model.state_dict().items()},
+                               "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg})
     _write_log(outputs.log, rows)
     write_json(outputs.metrics, metrics)
     return metrics

@@ -24,7 +24,7 @@ POSE_CMD = (f"python -m pipeline pose --manifest {RES}/manifest.parquet --corpus
             f"--out {RES}/pose")
 # What a shard depends on: the active backend's settings, not the others' (and not
 # `workers`, which parallelises only the single-process run of dvc repro; here --cores does).
-POSE_PARAMS = {k: config["pose"][k] for k in ("backend", "shard_size", "on_error", "min_decoded_fraction")}
+POSE_PARAMS = {k: config["pose"][k] for k in ("backend", "shard_size", "on_error", "min_decoded_fraction", "min_frames")}
 POSE_PARAMS["settings"] = config["pose"].get(POSE_SETTINGS.get(config["pose"]["backend"], ""))
 
 

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..holistic_map import holistic_to_wholebody
+from ..video import MIN_FRAMES
 from .video_backend import VideoBackend
 
 
@@ -32,8 +33,8 @@ def mediapipe_version() -> str:
 class MediaPipeHolistic(VideoBackend):
     name = "mediapipe"
 
-    def __init__(self, cfg: dict, min_decoded_fraction: float):
-        super().__init__(min_decoded_fraction)
+    def __init__(self, cfg: dict, min_decoded_fraction: float, min_frames: int = MIN_FRAMES):
+        super().__init__(min_decoded_fraction, min_frames)
         self.version = f"mediapipe {mediapipe_version()} holistic complexity {cfg['model_complexity']}"
         self.cfg = cfg
 

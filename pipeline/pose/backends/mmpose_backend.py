@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io import file_digest
+from ..video import MIN_FRAMES
 from .video_backend import VideoBackend
 
 INSTALL = ("pose.backend mmpose needs mmpose and its OpenMMLab stack, which this project does not pin: "
@@ -19,8 +20,8 @@ INSTALL = ("pose.backend mmpose needs mmpose and its OpenMMLab stack, which this
 class MmposeTopDown(VideoBackend):
     name = "mmpose"
 
-    def __init__(self, cfg: dict, min_decoded_fraction: float):
-        super().__init__(min_decoded_fraction)
+    def __init__(self, cfg: dict, min_decoded_fraction: float, min_frames: int = MIN_FRAMES):
+        super().__init__(min_decoded_fraction, min_frames)
         if importlib.util.find_spec("mmpose") is None:
             raise RuntimeError(INSTALL)
         for key in ("config", "checkpoint"):

@@ -11,18 +11,19 @@ SETTINGS = {"mediapipe": "mediapipe", "rtmw": "rtmw", "mmpose": "mmpose", "sam_s
 
 def make_backend(cfg: dict, corpus_path: Path | None):
     name = cfg["backend"]
+    stream_limits = (cfg["min_decoded_fraction"], cfg["min_frames"])    # what a video backend refuses
     if name == "synthetic":
         from .synthetic import SyntheticRenderer
         return SyntheticRenderer(corpus_path)
     if name == "mediapipe":
         from .mediapipe_holistic import MediaPipeHolistic
-        return MediaPipeHolistic(cfg["mediapipe"], cfg["min_decoded_fraction"])
+        return MediaPipeHolistic(cfg["mediapipe"], *stream_limits)
     if name == "rtmw":
         from .rtmw import RtmwOnnx
-        return RtmwOnnx(cfg["rtmw"], cfg["min_decoded_fraction"])
+        return RtmwOnnx(cfg["rtmw"], *stream_limits)
     if name == "mmpose":
         from .mmpose_backend import MmposeTopDown
-        return MmposeTopDown(cfg["mmpose"], cfg["min_decoded_fraction"])
+        return MmposeTopDown(cfg["mmpose"], *stream_limits)
     if name == "sam_slr":
         from .importers import SamSlrNpy
         return SamSlrNpy(cfg["importer"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...io import file_digest
+from ..video import MIN_FRAMES
 from .video_backend import VideoBackend
 
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
@@ -56,8 +57,8 @@ def decode_simcc(simcc_x: np.ndarray, simcc_y: np.ndarray, size: tuple[int, int]
 class RtmwOnnx(VideoBackend):
     name = "rtmw"
 
-    def __init__(self, cfg: dict, min_decoded_fraction: float):
-        super().__init__(min_decoded_fraction)
+    def __init__(self, cfg: dict, min_decoded_fraction: float, min_frames: int = MIN_FRAMES):
+        super().__init__(min_decoded_fraction, min_frames)
         model = cfg["model"]
         if not model:
             raise ValueError("pose.rtmw.model: set it to the path of an RTMW/DWPose whole-body .onnx file")

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ...io import file_digest
-from ..video import VideoError, check_decoded, iter_frames, open_video
+from ..video import MIN_FRAMES, VideoError, check_colour, check_decoded, has_colour, iter_frames, open_video
 
 Estimator = Callable[[np.ndarray], np.ndarray]    # RGB frame -> (133, 3)
 
@@ -16,8 +16,9 @@ class VideoBackend:
     name = ""
     version = ""
 
-    def __init__(self, min_decoded_fraction: float):
+    def __init__(self, min_decoded_fraction: float, min_frames: int = MIN_FRAMES):
         self.min_decoded_fraction = min_decoded_fraction
+        self.min_frames = min_frames
         self.meta: dict = {}
 
     def source(self, row: dict) -> str:
@@ -36,13 +37,15 @@ class VideoBackend:
 
     def __call__(self, row: dict, progress=None) -> np.ndarray:
         cap, info = open_video(row["video"])
-        frames = []
+        frames, saw_colour = [], False
         with self.video_session() as estimate:
             for rgb in iter_frames(cap):
+                saw_colour = saw_colour or has_colour(rgb)    # checked until the first colour frame
                 frames.append(estimate(rgb))
                 if progress is not None:
                     progress.update(1)
-        check_decoded(len(frames), info, self.min_decoded_fraction)
+        check_decoded(len(frames), info, self.min_decoded_fraction, self.min_frames)
+        check_colour(saw_colour, len(frames))
         out = np.stack(frames)
         if not (out[:, :17, 2] > 0).any():
             raise VideoError(f"no person detected in any of its {len(frames)} frames")
