@@ -1,9 +1,13 @@
 # The GSP-MC DAG. Thin: params, the rule files, the final target.
 # dvc.yaml describes the same stages, experiments/dvc.yaml the targets outside `all`
 # (tests/test_dag.py keeps them in step).
+from pathlib import Path
+
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from pipeline.config import apply_preset, check_snakemake_config, with_dataset_root
+from pipeline.io import damaged_folders
 from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
 from pipeline.train.streams import STREAMS
 
@@ -25,6 +29,22 @@ include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ablations.smk"
+
+
+# Folder outputs prove themselves (MANIFEST.json, pipeline/io.py). Snakemake does not rebuild
+# a damaged or missing intermediate once the outputs after it exist (it compares times, and
+# checksums of small inputs), so a folder that fails the cheap check is named here with the
+# rule to force; the stage that reads it refuses it in any case.
+FOLDER_RULES = {
+    f"{RES}/knowledge": "manifest",
+    f"{RES}/kb_index": "kb_index",
+    f"{RES}/pose": "pose",
+    f"{RES}/keypoints": "keypoints",
+    **{str(d): "keypoint_preset" for d in Path(f"{RES}/keypoint_presets").glob("*")},
+}
+for folder, problem in damaged_folders(FOLDER_RULES).items():
+    logger.warning(f"{folder} is damaged: {problem}. Rebuild it (and what follows) with: "
+                   f"snakemake --cores N all --forcerun {FOLDER_RULES[folder]}")
 
 
 rule all:

@@ -178,6 +178,15 @@ def test_dvc_repro_runs_the_same_dag(tmp_path):
     again = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=wd, env=env, capture_output=True, text=True)
     assert "up to date" in again.stdout
     assert not (wd / "results/demo/ablations").exists()     # a bare `dvc repro` leaves them out
+    # a damaged file inside a folder output: dvc sees the folder changed and restores it
+    shard = wd / "results/demo/keypoints/shard-00000.parquet"
+    good = shard.read_bytes()
+    shard.write_bytes(good[:-100])
+    status = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=wd, env=env, capture_output=True, text=True)
+    assert "keypoints" in status.stdout and "modified" in status.stdout, status.stdout
+    res = subprocess.run([str(BIN / "dvc"), "repro"], cwd=wd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert shard.read_bytes() == good
     res = subprocess.run([str(BIN / "dvc"), "repro", "experiments/dvc.yaml:ablate@sam27_ce"], cwd=wd, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
@@ -254,3 +263,30 @@ def test_a_failed_forcerun_keeps_the_previous_outputs(dag_run):
     finally:
         bank.write_bytes(good)
         os.utime(bank, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_damaged_folder_output_is_named_with_the_rule_that_rebuilds_it(dag_run):
+    """A truncated keypoint shard and a deleted pose/index.json behind up-to-date results:
+    snakemake's plan names both and the rule to force; forcing them rebuilds the files the
+    first run wrote, and a reader given a damaged folder refuses it, naming the file."""
+    shard = dag_run / "results/demo/keypoints/shard-00001.parquet"
+    index = dag_run / "results/demo/pose/index.json"
+    good_shard, good_index = shard.read_bytes(), index.read_bytes()
+    metrics = (dag_run / "results/demo/metrics.json").read_bytes()
+    shard.write_bytes(good_shard[:-100])
+    index.unlink()
+    plan = _snakemake(dag_run, "-n", "all")
+    said = plan.stdout + plan.stderr
+    assert "results/demo/keypoints is damaged: results/demo/keypoints/shard-00001.parquet has" in said
+    assert "--forcerun keypoints" in said
+    assert "results/demo/pose is damaged: results/demo/pose/index.json is missing" in said
+    assert "--forcerun pose" in said
+    res = subprocess.run([sys.executable, "-m", "pipeline", "train", "--stream", "joint", *TRAIN_ARGS,
+                          "--out", "damaged/joint"], cwd=dag_run, env=tool_env(), capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 2 and "shard-00001.parquet has" in res.stderr and "rerun the keypoints stage" in res.stderr
+    _snakemake(dag_run, "--cores", "2", "all", "--forcerun", "pose", "keypoints")
+    assert shard.read_bytes() == good_shard and index.read_bytes() == good_index
+    assert (dag_run / "results/demo/metrics.json").read_bytes() == metrics
+    again = _snakemake(dag_run, "-n", "all")
+    assert "Nothing to be done" in again.stdout and "damaged" not in again.stdout + again.stderr

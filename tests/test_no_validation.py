@@ -10,6 +10,7 @@ import pytest
 
 from conftest import tiny_params
 from pipeline.data.shards import write_shard
+from pipeline.io import atomic_dir
 from pipeline.evaluate.stages import run_ensemble
 from pipeline.text.bank import TextBank
 from pipeline.train.stages import run_train
@@ -34,9 +35,9 @@ def tiny_dataset(root, splits: dict[str, range]) -> dict:
                 clips[sid] = clip.astype(np.float32)
                 rows.append({"sample_id": sid, "split": split, "signer": signer, "label": label, "gloss": gloss,
                              "video": f"{sid}.avi", "n_frames": 16, "fps": 25.0})
-    (root / "keypoints").mkdir()
-    write_shard(root / "keypoints/shard-00000.parquet", clips,
-                {"layout": "tiny5", "parents": PARENTS, "parts": {"body": list(range(len(PARENTS)))}})
+    with atomic_dir(root / "keypoints", "keypoints") as keypoints:
+        write_shard(keypoints / "shard-00000.parquet", clips,
+                    {"layout": "tiny5", "parents": PARENTS, "parts": {"body": list(range(len(PARENTS)))}})
     pd.DataFrame(rows).to_parquet(root / "manifest.parquet", index=False)
     pd.DataFrame({"label": range(len(CLASSES)), "gloss": CLASSES}).to_csv(root / "classes.csv", index=False)
     C, D = len(CLASSES), 4                              # CE only: the bank is loaded, never used

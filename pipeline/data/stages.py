@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import val_split_left_out_by
-from ..io import atomic_dir, atomic_path, write_json, write_text
+from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
 from .adapters import build_dataset
 from .keypoints import is_left_dominant, mirror, normalise, select_keypoints
 from .manifest import SPLITS, check_manifest
@@ -62,7 +62,7 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
                                   f"language (txt, md, csv, pdf) in a folder and point `knowledge.path` at it.\n"}
         described = {"dataset": dataset, "source": params["datasets"][dataset], "samples": len(manifest),
                      "classes": len(classes), "splits": manifest["split"].value_counts().sort_index().to_dict()}
-    with atomic_dir(out_dir / "knowledge") as kb:
+    with atomic_dir(out_dir / "knowledge", "manifest") as kb:
         for name, text in knowledge.items():
             (kb / name).write_text(text)
     write_json(out_dir / "corpus.json", described)
@@ -96,7 +96,8 @@ def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str 
         raise ValueError("keypoints.mirror_left_handed mirrors about the mid-shoulder origin: it needs "
                          "keypoints.normalise: true")
     kept = mirrored = 0
-    with atomic_dir(out_dir) as tmp:
+    verify_folder(pose_dir, "pose")
+    with atomic_dir(out_dir, "keypoints") as tmp:
         for path in tqdm(pose_shard_paths(pose_dir), desc="keypoints", disable=None):
             samples, meta = read_shard(path)
             if meta.get("layout") != "coco_wholebody_133":

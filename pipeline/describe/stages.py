@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..data.manifest import read_classes
-from ..io import atomic_dir, write_text
+from ..io import atomic_dir, verify_folder, write_text
 from .gsp import describe_all, knowledge_used
 from .index import Retriever, build_index
 from .knowledge import KnowledgeBase, load_entries
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def run_kb_index(params: dict, knowledge_dir: Path, out_dir: Path) -> None:
     entries = load_entries(knowledge_dir)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "kb-index") as tmp:
         build_index(entries, params["knowledge"]["encoder"], tmp)
     log.info("kb-index: %d entries from %s -> %s", len(entries), knowledge_dir, out_dir)
 
@@ -78,6 +78,8 @@ def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: 
     classes = read_classes(classes_path)
     kb = KnowledgeBase(load_entries(knowledge_dir))
     # only the grounded variants retrieve; the others need no index (nor the encoder it loads)
+    if variant in ("kb", "gsp"):
+        verify_folder(index_dir, "kb-index")
     retriever = Retriever(index_dir, kb) if variant in ("kb", "gsp") else None
     provider = make_provider(params, kb)
     t0 = time.perf_counter()

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from ..data.shards import QUARANTINE, read_shard_meta, write_shard
-from ..io import write_json, write_text
+from ..data.shards import QUARANTINE, read_shard, read_shard_meta, write_shard
+from ..io import write_folder_manifest, write_json, write_text
 from .backends.registry import SETTINGS, make_backend
 from .video import STREAM_CHECKS, VideoError
 
@@ -52,8 +52,13 @@ def shard_fingerprint(cfg: dict, backend, rows: pd.DataFrame) -> str:
 
 
 def shard_is_current(path: Path, fingerprint: str) -> bool:
+    """Made from these inputs and readable to the end (a shard damaged after it was written,
+    truncated or with non-finite values, is estimated again, not carried into the index)."""
     try:
-        return read_shard_meta(path).get("fingerprint") == fingerprint
+        if read_shard_meta(path).get("fingerprint") != fingerprint:
+            return False
+        read_shard(path)
+        return True
     except Exception:  # unreadable = not current; it will be rewritten
         return False
 
@@ -171,4 +176,5 @@ def finalize(out_dir: Path, n: int, quarantine: list[dict], cfg: dict) -> None:
     write_text(out_dir / QUARANTINE, table.to_csv(index=False))
     write_json(out_dir / INDEX, {"layout": LAYOUT, "backend": cfg["backend"], "shards": names,
                                  "quarantined": len(table)})
+    write_folder_manifest(out_dir, "pose")      # last: the folder is complete
     log.info("pose: %d shards, %d sample(s) quarantined -> %s", n, len(table), out_dir)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..data.manifest import check_manifest, read_classes
 from ..data.shards import QUARANTINE, read_shards
+from ..io import verify_folder
 
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def load_splits(keypoints_dir: str | Path, manifest_path: str | Path, classes_pa
     classes = read_classes(classes_path)
     manifest = pd.read_parquet(manifest_path)
     check_manifest(manifest, classes, str(manifest_path))
+    verify_folder(keypoints_dir, "keypoints")
     samples, meta = read_shards(keypoints_dir)
     quarantined = read_quarantine(keypoints_dir)
     dropped = manifest["sample_id"].isin(quarantined)
