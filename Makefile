@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Never reach for a model hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test bench lock clean
+.PHONY: setup demo test test-fast bench lock clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the edit-test loop: everything but the end-to-end runs of the DAG
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark train

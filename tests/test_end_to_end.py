@@ -15,6 +15,8 @@ import yaml
 
 from conftest import BIN, make_workdir, tiny_params, tool_env
 
+pytestmark = pytest.mark.slow
+
 TRAIN_ARGS = ["--keypoints", "results/demo/keypoints", "--manifest", "results/demo/manifest.parquet",
               "--classes", "results/demo/classes.csv", "--text", "results/demo/text/gsp.safetensors"]
 
