@@ -24,6 +24,7 @@ if DATASET_ROOT is not None:
 DS = config["dataset"]
 RES = f"results/{DS}"
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"

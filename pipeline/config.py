@@ -42,14 +42,13 @@ def load_yaml(text: str):
 def _error_lines(error: jsonschema.ValidationError) -> list[str]:
     """One line per offending key: the key itself, not just its parent, and every missing
     key of a mapping, not only the first."""
-    path = ".".join(str(p) for p in error.absolute_path)
-    keys = [""]
+    path = [str(p) for p in error.absolute_path]
+    message, keys = error.message, [""]
     if error.validator == "additionalProperties":
-        keys = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        keys = sorted(set(error.instance) - set(error.schema.get("properties", {}))) or keys
     elif error.validator == "required":
-        keys = [k for k in error.validator_value if k not in error.instance]
-        return [f"  {'.'.join(filter(None, [path, k]))}: required key missing" for k in keys]
-    return [f"  {'.'.join(filter(None, [path, k])) or '<top level>'}: {error.message}" for k in keys or [""]]
+        message, keys = "required key missing", [k for k in error.validator_value if k not in error.instance]
+    return [f"  {'.'.join(filter(None, path + [k])) or '<top level>'}: {message}" for k in keys]
 
 
 def check_schema(params: dict, source: str) -> None:

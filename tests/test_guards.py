@@ -84,17 +84,11 @@ def test_a_corrupt_text_bank_names_the_file_and_the_stage(tmp_path):
 
 
 def test_text_banks_get_the_mode_every_other_artifact_gets(tmp_path):
-    from pipeline.io import write_text
+    from pipeline.io import _umask, write_text
     _bank().save(tmp_path / "bank.safetensors")
     write_text(tmp_path / "other.txt", "x")
     mode = stat.S_IMODE(os.stat(tmp_path / "bank.safetensors").st_mode)
     assert mode == stat.S_IMODE(os.stat(tmp_path / "other.txt").st_mode) == 0o666 & ~_umask()
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _feeders(n=24):

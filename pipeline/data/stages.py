@@ -14,7 +14,7 @@ from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
 from .adapters import build_dataset
 from .keypoints import is_left_dominant, mirror, normalise, select_keypoints
 from .manifest import SPLITS, check_manifest
-from .shards import QUARANTINE, read_shard, shard_paths, write_shard
+from .shards import QUARANTINE, read_shard, write_shard
 from .synthetic.corpus import build_corpus
 from .synthetic.dictionary import write_alphabet, write_dictionary
 from .wholebody import get_preset
@@ -77,12 +77,9 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
 
 
 def pose_shard_paths(pose_dir: Path) -> list[Path]:
-    """The shards the pose stage's index lists (a pose folder without an index is still
-    being written, or was written by hand: then every shard-*.parquet)."""
-    index = Path(pose_dir) / "index.json"
-    if not index.exists():
-        return shard_paths(pose_dir)
-    return [Path(pose_dir) / name for name in json.loads(index.read_text())["shards"]]
+    """The shards the pose stage's index lists (the folder has passed verify_folder, so the
+    index is there and complete)."""
+    return [Path(pose_dir) / name for name in json.loads((Path(pose_dir) / "index.json").read_text())["shards"]]
 
 
 def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str | None = None) -> None:

@@ -57,10 +57,9 @@ class TextBank:
         return int(self.global_.shape[0])
 
     def tensors(self) -> dict[str, np.ndarray]:
-        return {"global": self.global_, "global_members": self.global_members, "synonyms": self.synonyms,
-                "synonym_mask": self.synonym_mask, "synonym_members": self.synonym_members,
-                "segments": self.segments, "segment_members": self.segment_members,
-                "segment_parts": self.segment_parts}
+        """Name -> array, in _FIELDS order (the order of the constructor's arguments)."""
+        return dict(zip(_FIELDS, (self.global_, self.global_members, self.synonyms, self.synonym_mask,
+                                  self.synonym_members, self.segments, self.segment_members, self.segment_parts)))
 
     def require_finite(self, source: str | Path) -> None:
         """Every embedding finite: a NaN here trains every weight to NaN."""

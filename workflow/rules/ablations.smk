@@ -23,21 +23,6 @@ rule keypoint_preset:
         f"--preset {{wildcards.preset}}"
 
 
-def run_paths(name):
-    """An ablation run's keypoints folder and text bank."""
-    run = ABL["runs"][name]
-    return f"{RES}/keypoint_presets/{run['keypoints']}", f"{RES}/text/{run['descriptions']}.safetensors"
-
-
-def ablation_inputs(wildcards):
-    return train_inputs(*run_paths(wildcards.run))
-
-
-def ablation_cmd(wildcards):
-    return train_cmd(ABL["runs"][wildcards.run]["stream"], *run_paths(wildcards.run),
-                     f"{RES}/ablations/{wildcards.run}", ablation=wildcards.run)
-
-
 rule ablate:
     input:
         ablation_inputs,

@@ -28,16 +28,6 @@ POSE_PARAMS = {k: config["pose"][k] for k in ("backend", "shard_size", "on_error
 POSE_PARAMS["settings"] = config["pose"].get(POSE_SETTINGS.get(config["pose"]["backend"], ""))
 
 
-def pose_shard_files(wildcards):
-    import math
-
-    import pyarrow.parquet as pq
-
-    samples = pq.ParquetFile(checkpoints.manifest.get().output[0]).metadata.num_rows
-    shards = math.ceil(samples / config["pose"]["shard_size"])
-    return [f"{RES}/pose/shard-{k:05d}.parquet" for k in range(shards)]
-
-
 rule pose_shard:
     input:
         f"{RES}/manifest.parquet",
@@ -51,7 +41,7 @@ rule pose_shard:
         presets=config["presets"],
     threads: 1
     shell:
-        POSE_CMD + " --shard {wildcards.shard}"
+        f"{POSE_CMD} --shard {{wildcards.shard}}"
 
 
 # Checks the shards, then writes the index and the quarantine list (what `dvc repro`'s

@@ -3,23 +3,6 @@
 TEXT_BANK = f"{RES}/text/{config['mc']['descriptions']}.safetensors"
 
 
-def train_inputs(keypoints, text):
-    return [keypoints, f"{RES}/manifest.parquet", f"{RES}/classes.csv", text]
-
-
-def train_cmd(stream, keypoints, text, out, ablation=None):
-    """The train command of the main streams and of the ablation runs (one shape, as in dvc.yaml)."""
-    extra = f" --ablation {ablation}" if ablation else ""
-    return (f"python -m pipeline train --stream {stream} --keypoints {keypoints} --manifest {RES}/manifest.parquet "
-            f"--classes {RES}/classes.csv --text {text}{extra} --out {out}")
-
-
-def train_outputs(out_dir):
-    # update(): snakemake keeps a run's previous outputs while it reruns and puts them back
-    # if the rerun fails (by default it deletes them first): a failed --forcerun loses nothing
-    return [update(f"{out_dir}/{name}") for name in ("model.pt", "scores.npz", "metrics.json", "log.csv")]
-
-
 rule train:
     input:
         train_inputs(f"{RES}/keypoints", TEXT_BANK),
