@@ -30,6 +30,8 @@ include: "workflow/rules/describe.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ablations.smk"
+include: "workflow/rules/zeroshot.smk"
+include: "workflow/rules/report.smk"
 
 
 # Folder outputs prove themselves (MANIFEST.json, pipeline/io.py). Snakemake does not rebuild
@@ -53,3 +55,6 @@ rule all:
     input:
         f"{RES}/metrics.json",
         expand(f"{RES}/text/{{variant}}.safetensors", variant=config["describe"]["variants"]),
+        # what `snakemake --report` shows (workflow/rules/report.smk): figures, description pages
+        rules.figures.output,
+        expand(f"{RES}/descriptions/{{variant}}.html", variant=config["describe"]["variants"]),

@@ -50,7 +50,7 @@ def _embed(args, params):
 
 def _ensemble(args, params):
     from .evaluate.stages import run_ensemble
-    run_ensemble(params, args.train_dir, args.out)
+    run_ensemble(params, args.train_dir, args.out, args.run)
 
 
 def _tables(args, params):
@@ -64,9 +64,74 @@ def _experiment(args, params):
     run_mc_experiment(params, list(range(seeds)), args.jobs, args.streams, args.name)
 
 
+def _zeroshot(args, params):
+    from .zeroshot.stages import run_zeroshot
+    run_zeroshot(params, args.keypoints, args.manifest, args.classes, args.text_dir, args.out_dir)
+
+
+def _figures(args, params):
+    from .evaluate.figures import run_figures
+    run_figures(args.run, args.classes, args.out_dir)
+
+
+def _page(args, params):
+    from .evaluate.pages import markdown_page
+    from .io import write_text
+    write_text(args.out, markdown_page(args.markdown.read_text()))
+
+
 def _benchmark(args, params):
     from .benchmark import run_benchmark
     run_benchmark(args, params)
+
+
+def _overlay(args, params):
+    from .infer.overlay import write_overlay
+    given = {"preset": args.preset, "min_score": args.min_score}     # else overlay.py's defaults
+    if args.run is not None:
+        # what the run sees: its pose backend for videos, its preset's bones, its min score
+        from .evaluate.run_record import run_bundle
+        from .infer.inputs import bundle_preset, video_pose_settings
+        if args.preset is not None:
+            raise ValueError("--preset and --run: the run's preset is the one it was trained on; give one of them")
+        bundle = run_bundle(args.run)
+        given = {"pose_cfg": video_pose_settings(bundle["pose"]), "preset": bundle_preset(bundle),
+                 "min_score": args.min_score if args.min_score is not None else bundle["keypoints"]["min_score"]}
+    write_overlay(args.video, args.out, **{k: v for k, v in given.items() if v is not None})
+
+
+def _predict(args, params):
+    from .infer.predict import as_table, pose_note, predict, write_results
+    from .infer.run import load_run
+    run = load_run(args.run, args.device)
+    results = predict(run, args.inputs, args.top_k)
+    write_results(results, run, args.json, args.csv)
+    log.info("%s; streams %s, %s rule", pose_note(run), ", ".join(run.streams), run.rule)
+    sys.stdout.write(as_table(results) + "\n")
+    failed = sum("error" in r for r in results)
+    if failed:
+        log.warning("%d of %d input(s) skipped (named above with the reason)", failed, len(results))
+    if failed == len(results):
+        raise ValueError("no input could be read")
+    return 1 if failed else 0
+
+
+def _evaluate(args, params):
+    from .infer.evaluate import csv_clips, evaluate_clips, split_clips, summary
+    from .infer.run import load_run
+    from .io import write_json
+    run = load_run(args.run, args.device)
+    if args.csv is not None:
+        clips, labels, names = csv_clips(run, args.csv)
+    else:
+        data = args.run if args.run.is_dir() else args.run.parent
+        clips, labels, names = split_clips(run, args.keypoints or data / "keypoints",
+                                           args.manifest or data / "manifest.parquet",
+                                           args.classes or data / "classes.csv", args.split)
+    report = evaluate_clips(run, clips, labels, names)
+    if args.json is not None:
+        write_json(args.json, report)
+    sys.stdout.write(summary(report) + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="weighted sum of the streams' scores -> metrics.json")
     p.add_argument("--train-dir", type=Path, required=True, help="results/<dataset>/train")
     p.add_argument("--out", type=Path, required=True, help="metrics.json")
+    p.add_argument("--run", type=Path, help="also write run.json here: the run bundle (streams, weights, rule) "
+                   "that predict and evaluate load")
     p.set_defaults(func=_ensemble)
 
     p = sub.add_parser("tables", help="the paper's Tables 2-6, class-wise gains and confusions from results/")
@@ -147,6 +214,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="mc", help="results/<dataset>/experiments/<name>.{json,md} (default: mc)")
     p.set_defaults(func=_experiment)
 
+    p = sub.add_parser("zeroshot", help="hold classes out of training, recognise them from their description "
+                       "texts -> results/<dataset>/zeroshot/metrics.{json,md} (params zeroshot)")
+    p.add_argument("--keypoints", type=Path, required=True)
+    p.add_argument("--manifest", type=Path, required=True)
+    p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--text-dir", type=Path, required=True, help="results/<dataset>/text: <variant>.safetensors "
+                   "for each of zeroshot.variants")
+    p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/zeroshot (training runs go to "
+                   "its runs/<variant>/)")
+    p.set_defaults(func=_zeroshot)
+
+    p = sub.add_parser("figures", help="the report's figures: each stream's training curves (log.csv) and the "
+                       "ensemble's test confusion matrix (run.json's weights and rule) -> PNGs")
+    p.add_argument("--run", type=Path, required=True, help="results/<dataset>/run.json (the ensemble stage's)")
+    p.add_argument("--classes", type=Path, required=True, help="classes.csv (glosses on the axes)")
+    p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/figures")
+    p.set_defaults(func=_figures, needs_params=False)
+
+    p = sub.add_parser("page", help="a markdown report -> a standalone HTML page (what snakemake --report shows)")
+    p.add_argument("--markdown", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the .html page")
+    p.set_defaults(func=_page, needs_params=False)
+
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
     p.add_argument("what", choices=["train", "describe", "dag", "pose"])
     p.add_argument("--steps", type=int, default=4, help="timed training steps per configuration")
@@ -155,6 +245,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pose: the video to time the backends on")
     p.add_argument("--copies", type=int, default=8, help="pose: copies of the video for the parallel run")
     p.set_defaults(func=_benchmark)
+
+    p = sub.add_parser("overlay", help="a video with its 133 pose points and the preset's bones drawn on "
+                       "(MediaPipe, the pipeline's defaults; needs no params.yaml)")
+    p.add_argument("video", type=Path)
+    p.add_argument("-o", "--out", type=Path, required=True, help="the overlay video (.mp4)")
+    p.add_argument("--preset", help="whose bones to draw (default: gspmc87)")
+    p.add_argument("--run", type=Path, help="a trained run (results/<dataset> or a stream folder): its pose "
+                   "backend, preset and min score")
+    p.add_argument("--min-score", type=float, help="points below this score are not drawn; "
+                   "the others fade with their score (default: 0.05)")
+    p.set_defaults(func=_overlay, needs_params=False)
+
+    p = sub.add_parser("predict", help="top-k glosses of videos or keypoint files with a trained run "
+                       "(its own pose backend, preset, streams and ensemble; needs no params.yaml)")
+    p.add_argument("inputs", nargs="+", type=Path, help="videos, folders of them, or keypoint files: SAM-SLR .npy, "
+                   ".pose (MediaPipe Holistic), pose or keypoint parquet shards")
+    p.add_argument("--run", type=Path, required=True, help="results/<dataset> (its run.json) or one stream's folder")
+    p.add_argument("-k", "--top-k", type=int, default=5)
+    p.add_argument("--json", type=Path, help="also write the answers as JSON here")
+    p.add_argument("--csv", type=Path, help="also write the answers as CSV here (one row per rank)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=_predict, needs_params=False)
+
+    p = sub.add_parser("evaluate", help="a trained run on a labelled split: accuracy, top-5, per-class accuracy, "
+                       "confusion matrix (from its bundles; needs no params.yaml)")
+    p.add_argument("--run", type=Path, required=True, help="results/<dataset> (its run.json) or one stream's folder")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--keypoints", type=Path, help="keypoint shards (default: <run>/keypoints)")
+    p.add_argument("--manifest", type=Path, help="default: <run>/manifest.parquet")
+    p.add_argument("--classes", type=Path, help="default: <run>/classes.csv")
+    p.add_argument("--csv", type=Path, help="instead of a split: a CSV with columns path,gloss (videos or "
+                   "keypoint files, paths relative to the CSV)")
+    p.add_argument("--json", type=Path, help="write the full report (per class, confusion matrix) here")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=_evaluate, needs_params=False)
     return parser
 
 
@@ -163,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        params = load_params(args.params)
-        args.func(args, params)
+        # predict, evaluate and overlay use a trained run's bundles, never params.yaml
+        params = load_params(args.params) if getattr(args, "needs_params", True) else None
+        return args.func(args, params) or 0
     except (ParamsError, ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return 2
-    return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -73,6 +74,42 @@ def val_split_left_out_by(params: dict) -> str | None:
     return None
 
 
+def holdout_count(holdout: float | int, num_classes: int) -> int:
+    """``zeroshot.holdout`` as a number of classes: a fraction in (0, 1) of the classes,
+    rounded half up (a quarter of 30 is 8), or a count. Both sides keep 2 classes at least:
+    one unseen class is recognised by elimination, one seen class trains no contrast."""
+    is_fraction = isinstance(holdout, float) and not float(holdout).is_integer()
+    count = int(math.floor(holdout * num_classes + 0.5)) if is_fraction else int(holdout)
+    if not 2 <= count <= num_classes - 2:
+        raise ValueError(f"zeroshot.holdout: {holdout} holds out {count} of the {num_classes} classes; a zero-shot "
+                         f"run needs 2 unseen and 2 seen classes at least (2..{num_classes - 2} classes, or a "
+                         f"fraction that gives as many)")
+    return count
+
+
+# which MC terms train the projection each zero-shot feature kind is scored by
+ZEROSHOT_FEATURE_TERMS = {"global": ("global", "synonym"), "parts": ("parts",)}
+
+
+def check_zeroshot(params: dict, source: str) -> None:
+    """zeroshot: its variants must be described, its scored features trained, and (on the
+    demo, whose class count params know) its holdout must leave 2 seen and 2 unseen classes."""
+    zs = params["zeroshot"]
+    missing = [v for v in zs["variants"] if v not in params["describe"]["variants"]]
+    if missing:
+        raise ParamsError(f"{source}: zeroshot.variants: {missing} not among describe.variants "
+                          f"{params['describe']['variants']}")
+    for kind in zs["features"]:
+        if not set(ZEROSHOT_FEATURE_TERMS[kind]) & set(zs["terms"]):
+            raise ParamsError(f"{source}: zeroshot.features: {kind!r} scores with a projection no term in "
+                              f"zeroshot.terms {zs['terms']} trains: add {' or '.join(ZEROSHOT_FEATURE_TERMS[kind])}")
+    if params["dataset"] == "demo" and "synthetic" in params:
+        try:
+            holdout_count(zs["holdout"], params["synthetic"]["classes"])
+        except ValueError as exc:
+            raise ParamsError(f"{source}: {exc} (synthetic.classes)") from exc
+
+
 def validate_params(params: dict, source: str = "params") -> dict:
     check_schema(params, source)
     if params["dataset"] == "demo" and "synthetic" not in params:
@@ -90,6 +127,7 @@ def validate_params(params: dict, source: str = "params") -> dict:
         if run["descriptions"] not in params["describe"]["variants"]:
             raise ParamsError(f"{source}: ablations.runs.{name}.descriptions: {run['descriptions']!r} is not among "
                               f"describe.variants {params['describe']['variants']}")
+    check_zeroshot(params, source)
     synthetic_backend = params["pose"]["backend"] == "synthetic"
     if synthetic_backend != (params["dataset"] == "demo"):
         raise ParamsError(f"{source}: pose.backend: {params['pose']['backend']!r} with dataset "

@@ -9,6 +9,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# ../shared next to the checkout, or wherever GSPMC_SHARED points (a clone elsewhere)
+SHARED = Path(os.environ.get("GSPMC_SHARED", ROOT.parent / "shared"))
+FIXTURE = SHARED / "fixtures/video/signing-person.mp4"     # the real signing video, 58 frames
+needs_fixture = pytest.mark.skipif(not FIXTURE.exists(),
+                                   reason=f"{FIXTURE} absent: ../shared is not next to this checkout "
+                                          f"(set GSPMC_SHARED to its path)")
 
 
 @pytest.fixture(scope="session")

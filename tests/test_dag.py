@@ -8,7 +8,7 @@ from dvc.repo import Repo
 
 from conftest import BIN, ROOT, tool_env
 
-TARGET_RULES = {"all", "tables"}             # the targets the plans are taken for
+TARGET_RULES = {"all", "tables", "zeroshot"}  # the targets the plans are taken for
 EXTRA_DVC_FILES = ("experiments/dvc.yaml",)  # the targets outside `all`
 # snakemake fans these DVC stages out into one job per shard (DVC has no dynamic fan-out:
 # its stage computes every shard itself, then does what snakemake's aggregate rule does)
@@ -85,7 +85,8 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
     assert {"ce", "all", "multipart", "kb_multipart", "sam27_ce", "all133_multipart"} <= set(params["runs"])
     assert {"manifest", "pose", "keypoints", "ensemble", "train@joint", "train@bone",
             "train@joint_motion", "train@bone_motion", "kb_index", "describe@label", "describe@kb",
-            "describe@gsp", "embed@label", "embed@kb", "embed@gsp", "tables"} | ablations == set(dvc)
+            "describe@gsp", "embed@label", "embed@kb", "embed@gsp", "tables", "zeroshot", "figures",
+            "describe_page@label", "describe_page@kb", "describe_page@gsp"} | ablations == set(dvc)
     rule_params = snakemake_params()
     for name, (cmd, deps, outs, params) in dvc.items():
         s_cmd, s_in, s_out = smk[name]
@@ -97,7 +98,7 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
 
 def test_plain_targets_leave_the_ablations_out():
     """`snakemake all` and a bare `dvc repro` build the main DAG only."""
-    extra = ("ablat", "tables", "keypoint_preset")
+    extra = ("ablat", "tables", "keypoint_preset", "zeroshot")
     assert not any(n.startswith(extra) for n in snakemake_jobs(ROOT, "all"))
     assert not any(x in st.addressing for st in Repo(str(ROOT)).index.stages if st.path_in_repo == "dvc.yaml"
                    for x in extra)

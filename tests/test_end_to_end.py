@@ -1,4 +1,5 @@
 """The whole DAG on a tiny synthetic config, through snakemake and through DVC."""
+import base64
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, make_workdir, tiny_params, tool_env
+from conftest import BIN, FIXTURE, make_workdir, needs_fixture, tiny_params, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +51,52 @@ def test_dag_writes_metrics_for_every_stream_and_the_ensemble(dag_run):
     assert metrics["ensemble"]["weights_source"] == "tuned_on_val"
     log = (dag_run / "results/demo/train/joint/log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,lr,") and len(log) == 1 + 2
+
+
+def _gspmc(cwd: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "gspmc"), *map(str, args)], cwd=cwd, env=tool_env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_evaluate_reproduces_the_ensemble_from_the_bundles_alone(dag_run, tmp_path):
+    """params.yaml moved away: the run's bundles say how to prepare, score and combine, and
+    the ensemble's test top-1 (and every stream's) comes out exactly as the DAG wrote it."""
+    metrics = json.loads((dag_run / "results/demo/metrics.json").read_text())
+    params_file, away = dag_run / "params.yaml", tmp_path / "params.yaml"
+    params_file.rename(away)
+    try:
+        res = _gspmc(dag_run, "evaluate", "--run", "results/demo", "--split", "test", "--json", tmp_path / "ev.json")
+    finally:
+        away.rename(params_file)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads((tmp_path / "ev.json").read_text())
+    assert report["ensemble"]["top1"] == metrics["ensemble"]["test"]["top1"]
+    assert report["ensemble"]["top5"] == metrics["ensemble"]["test"]["top5"]
+    for stream, m in metrics["streams"].items():
+        assert report["streams"][stream] == m["test"], stream
+    confusion = np.array(report["confusion"])
+    assert confusion.sum() == report["n"] == 12
+    assert np.trace(confusion) / report["n"] == report["ensemble"]["top1"]
+    assert [c["n"] for c in report["per_class"]] == list(confusion.sum(1))
+
+
+@needs_fixture
+def test_predict_reads_a_video_through_mediapipe_and_names_a_bad_file(dag_run, tmp_path):
+    """The demo run (synthetic keypoints) reads videos with MediaPipe; a folder with one bad
+    file: the video is answered, the bad file named with its reason, exit status 1."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "signing-person.mp4").symlink_to(FIXTURE)
+    (folder / "broken.mp4").write_bytes(b"\x00" * 2048)
+    res = _gspmc(tmp_path, "predict", folder, "--run", dag_run / "results/demo", "--json", "p.json")
+    assert res.returncode == 1, res.stderr[-3000:]
+    out = json.loads((tmp_path / "p.json").read_text())
+    answered, skipped = out["results"][1], out["results"][0]
+    assert answered["input"].endswith("signing-person.mp4") and len(answered["top"]) == 5
+    assert skipped["input"].endswith("broken.mp4") and "cannot be opened as a video" in skipped["error"]
+    assert out["pose"].startswith("videos read with pose backend mediapipe")
+    assert out["streams"] == ["joint", "bone", "joint_motion", "bone_motion"]
+    assert "broken.mp4" in res.stdout and "signing-person.mp4" in res.stdout
 
 
 def _job_stats(out: str) -> dict:
@@ -126,6 +173,58 @@ def test_tables_target_runs_what_the_tables_need(dag_run):
         _scores(dag_run / "results/demo/ablations/multipart/scores.npz")
     assert not np.array_equal(a["test_scores"], b["test_scores"])
     assert "Nothing to be done" in _snakemake(dag_run, "-n", "tables").stdout
+
+
+def _report_data(report: Path) -> tuple[dict, dict, dict]:
+    """What a snakemake HTML report embeds: its results (JSON, each file as a base64 data
+    URI), its categories, and each result's bytes."""
+    text = report.read_text()
+
+    def var(name):
+        return json.loads(re.search(rf'<script id="{name}">\s*var {name} = (.*?);?\s*</script>', text, re.S).group(1))
+
+    results = var("results")
+    data = {path: base64.b64decode(r["data_uri"].split("base64,", 1)[1]) for path, r in results.items()}
+    return results, var("categories"), data
+
+
+def test_report_shows_the_tables_figures_and_descriptions(dag_run, tmp_path):
+    """`snakemake --report` over `all`, `tables` (after test_tables_target_runs_what_the_tables_need)
+    and `zeroshot`: the zero-shot table,
+    Tables 2-6 and Fig. 6 as pages, every stream's training curves, the ensemble's confusion
+    matrix (combined as the ensemble stage combined the streams) and each variant's
+    description report, in their categories."""
+    from pipeline.evaluate.figures import ensemble_test_confusion
+    from pipeline.evaluate.run_record import read_run
+
+    report = tmp_path / "report.html"
+    _snakemake(dag_run, "--cores", "2", "zeroshot")
+    _snakemake(dag_run, "--report", str(report), "all", "tables", "zeroshot")
+    results, categories, data = _report_data(report)
+    assert set(categories) == {"Training curves", "Evaluation", "Descriptions", "Tables (paper)", "Zero-shot"}
+    pngs = sorted(Path(p).name for p, b in data.items() if b[:8] == b"\x89PNG\r\n\x1a\n")
+    assert pngs == ["classwise.png", "confusion.png", "curves-bone.png", "curves-bone_motion.png",
+                    "curves-joint.png", "curves-joint_motion.png"]
+    assert {results[p]["labels"]["stream"] for subcat in categories["Training curves"].values() for p in subcat} == \
+        {"joint", "bone", "joint_motion", "bone_motion"}
+    page = {Path(p).relative_to("results/demo").as_posix(): b.decode() for p, b in data.items() if p.endswith(".html")}
+    for k in range(2, 7):
+        assert f"<h1>Table {k}:" in page[f"tables/table{k}.html"] and "<table>" in page[f"tables/table{k}.html"]
+    assert all(f"<td>{v:.2f}</td>" in page["tables/table5.html"].replace(' style="text-align:right"', "")
+               for v in (93.85, 94.50, 94.93, 95.25, 95.38, 95.81))
+    metrics = json.loads((dag_run / "results/demo/metrics.json").read_text())
+    top1 = metrics["ensemble"]["test"]["top1"]
+    assert f">{100 * top1:.2f}</td>" in page["tables/table2.html"]
+    assert "Class-wise gain" in page["tables/classwise.html"] and "Confusion summary" in page["tables/confusion.html"]
+    for variant in ("label", "kb", "gsp"):
+        assert f"<h1>Descriptions ({variant}" in page[f"descriptions/{variant}.html"]
+    assert json.loads(data["results/demo/metrics.json"]) == metrics
+    zeroshot = json.loads((dag_run / "results/demo/zeroshot/metrics.json").read_text())
+    assert "<table>" in page["zeroshot/metrics.html"] and set(zeroshot["variants"]) == {"label", "kb", "gsp"}
+    assert all(f"<code>{v}</code>" in page["zeroshot/metrics.html"] for v in zeroshot["variants"])
+    run_file, record = read_run(dag_run / "results/demo/run.json")
+    confusion = ensemble_test_confusion(run_file, record)
+    assert np.trace(confusion) / confusion.sum() == top1
 
 
 def test_same_seed_same_numbers(dag_run):

@@ -37,7 +37,9 @@ def tiny_dataset(root, splits: dict[str, range]) -> dict:
                              "video": f"{sid}.avi", "n_frames": 16, "fps": 25.0})
     with atomic_dir(root / "keypoints", "keypoints") as keypoints:
         write_shard(keypoints / "shard-00000.parquet", clips,
-                    {"layout": "tiny5", "parents": PARENTS, "parts": {"body": list(range(len(PARENTS)))}})
+                    {"layout": "tiny5", "indices": list(range(len(PARENTS))), "parents": PARENTS,
+                     "parts": {"body": list(range(len(PARENTS)))}, "normalised": True, "min_score": 0.05,
+                     "mirror_left_handed": False})
     pd.DataFrame(rows).to_parquet(root / "manifest.parquet", index=False)
     pd.DataFrame({"label": range(len(CLASSES)), "gloss": CLASSES}).to_csv(root / "classes.csv", index=False)
     C, D = len(CLASSES), 4                              # CE only: the bank is loaded, never used

@@ -14,16 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, make_workdir, tiny_params, tool_env
+from conftest import FIXTURE, ROOT, make_workdir, needs_fixture, tiny_params, tool_env
 from pipeline.data.shards import read_shard, read_shard_meta
 from pipeline.pose.holistic_map import MESH_TO_FACE68, POSE_TO_COCO_BODY, holistic_to_wholebody
-
-# ../shared next to the checkout, or wherever GSPMC_SHARED points (a clone elsewhere)
-SHARED = Path(os.environ.get("GSPMC_SHARED", ROOT.parent / "shared"))
-FIXTURE = SHARED / "fixtures/video/signing-person.mp4"
-needs_fixture = pytest.mark.skipif(not FIXTURE.exists(),
-                                   reason=f"{FIXTURE} absent: ../shared is not next to this checkout "
-                                          f"(set GSPMC_SHARED to its path)")
 
 # COCO-WholeBody indices used below
 NOSE, L_EYE, R_EYE, L_SH, R_SH, L_WRIST, R_WRIST = 0, 1, 2, 5, 6, 9, 10

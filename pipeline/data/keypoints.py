@@ -100,3 +100,16 @@ def mirror(frames: np.ndarray) -> np.ndarray:
     out[..., 0] *= -1.0
     out[..., 0][out[..., 2] == 0] = 0.0
     return out
+
+
+def prepare_clip(frames: np.ndarray, settings: dict, preset: Preset) -> tuple[np.ndarray, bool]:
+    """One (T, 133, 3) clip -> the preset's (T, V, 3) points as the keypoints stage writes
+    them, and whether it was mirrored. ``settings``: ``normalise``, ``min_score`` and
+    ``mirror_left_handed`` (params.keypoints; a run's bundle records the same keys, so
+    inference prepares a clip exactly as its training data was prepared)."""
+    mirrored = False
+    if settings["normalise"]:
+        frames = normalise(frames, settings["min_score"])
+    if settings["mirror_left_handed"] and is_left_dominant(frames, settings["min_score"]):
+        frames, mirrored = mirror(frames), True
+    return select_keypoints(frames, preset), mirrored

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..config import val_split_left_out_by
 from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
 from .adapters import build_dataset
-from .keypoints import is_left_dominant, mirror, normalise, select_keypoints
+from .keypoints import prepare_clip
 from .manifest import SPLITS, check_manifest
 from .shards import QUARANTINE, read_shard, write_shard
 from .synthetic.corpus import build_corpus
@@ -103,17 +103,15 @@ def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str 
                 continue        # every video of this shard was quarantined
             out, flipped = {}, []
             for sid, frames in samples.items():
-                if cfg["normalise"]:
-                    frames = normalise(frames, cfg["min_score"])
-                if cfg["mirror_left_handed"] and is_left_dominant(frames, cfg["min_score"]):
-                    frames = mirror(frames)
+                out[sid], was_mirrored = prepare_clip(frames, cfg, preset)
+                if was_mirrored:
                     flipped.append(sid)
-                out[sid] = select_keypoints(frames, preset)
             mirrored += len(flipped)
             kept += len(out)
             source = {k: v for k, v in meta.items() if k != "quarantine"}
             write_shard(tmp / path.name, out, {
                 "layout": preset.name, "source": source, "normalised": cfg["normalise"],
+                "min_score": cfg["min_score"], "mirror_left_handed": cfg["mirror_left_handed"],
                 "parents": list(preset.parents), "indices": list(preset.indices),
                 "parts": {k: list(v) for k, v in preset.parts.items()}, "mirrored": flipped,
             })

@@ -100,15 +100,25 @@ def ensemble(stream_dirs: dict[str, Path], weights: dict[str, float], tune_on_va
     test = {s: z["test_scores"] for s, z in loaded.items()}
     chosen = tune_weights(val, ref["val_labels"], start, rule) if tune_on_val else start
     num_class = ref["test_scores"].shape[1]
+    val_report = split_report(val, ref["val_labels"], chosen, rule) if with_val else None
+    test_report = split_report(test, ref["test_labels"], chosen, rule)
     return {
         "num_class": int(num_class),
         "chance_top1": 1.0 / num_class,
         "streams": {s: {"train": trained_on(stream_dirs[s]),
-                        "val": accuracy_report(val[s], ref["val_labels"]) if with_val else None,
-                        "test": accuracy_report(test[s], ref["test_labels"])} for s in loaded},
+                        "val": val_report["streams"][s] if with_val else None,
+                        "test": test_report["streams"][s]} for s in loaded},
         "ensemble": {
             "rule": rule, "weights": chosen, "weights_source": "tuned_on_val" if tune_on_val else "params",
-            "val": accuracy_report(combine(val, chosen, rule), ref["val_labels"]) if with_val else None,
-            "test": accuracy_report(combine(test, chosen, rule), ref["test_labels"]),
+            "val": val_report["ensemble"] if with_val else None,
+            "test": test_report["ensemble"],
         },
     }
+
+
+def split_report(scores: dict[str, np.ndarray], labels: np.ndarray, weights: dict[str, float],
+                 rule: str) -> dict:
+    """Each stream's and the weighted ensemble's accuracy on one split: what the ensemble
+    stage writes for val and test, and what `evaluate` computes from a run's bundles."""
+    return {"streams": {s: accuracy_report(v, labels) for s, v in scores.items()},
+            "ensemble": accuracy_report(combine(scores, weights, rule), labels)}

@@ -7,11 +7,13 @@ from pathlib import Path
 from ..io import write_json
 from ..train.streams import STREAMS
 from .ensemble import ensemble
+from .run_record import run_record
 
 log = logging.getLogger(__name__)
 
 
-def run_ensemble(params: dict, train_dir: Path, out: Path) -> dict:
+def run_ensemble(params: dict, train_dir: Path, out: Path, run_file: Path | None = None) -> dict:
+    """``run_file``: where to write run.json, the run bundle predict and evaluate load."""
     dirs = {s: Path(train_dir) / s for s in STREAMS}
     for s, d in dirs.items():
         if not (d / "scores.npz").exists():
@@ -19,6 +21,8 @@ def run_ensemble(params: dict, train_dir: Path, out: Path) -> dict:
     cfg = params["ensemble"]
     metrics = ensemble(dirs, cfg["weights"], cfg["tune_on_val"], cfg["rule"])
     metrics["dataset"] = params["dataset"]
+    if run_file is not None:
+        write_json(run_file, run_record(dirs, run_file, params["dataset"], metrics["ensemble"]))
     write_json(out, metrics)
     e = metrics["ensemble"]
     log.info("ensemble (%s, %s weights %s): test top-1 %.3f top-5 %.3f (chance %.3f) -> %s", e["rule"],

@@ -21,6 +21,9 @@ import pandas as pd
 from ..data.wholebody import get_preset
 from ..train.mc import TERMS
 from ..train.streams import STREAMS
+from .figures import pyplot, save_png
+from .metrics import confusion_matrix, per_class_accuracy
+from .pages import markdown_page
 from .published import TABLE2_SLR500, TABLE3_AUTSL, TABLE4_ROWS, TABLE5_TOP1, TABLE6
 
 NOT_RUN = "not run"
@@ -129,10 +132,11 @@ def table6(runs: dict, ablations_dir: Path, variant: str) -> pd.DataFrame:
 
 def _per_class(scores_path: Path, num_class: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with np.load(scores_path) as z:
-        labels, pred = z["test_labels"], z["test_scores"].argmax(1)
-    n = np.bincount(labels, minlength=num_class)
-    hit = np.bincount(labels[pred == labels], minlength=num_class)
-    return np.divide(hit, n, out=np.zeros(num_class), where=n > 0), n, np.stack([labels, pred], 1)
+        labels, scores = z["test_labels"], z["test_scores"]
+    if scores.shape[1] != num_class:
+        raise ValueError(f"{scores_path}: scores for {scores.shape[1]} classes, the class list has {num_class}")
+    acc, n = per_class_accuracy(confusion_matrix(scores, labels))
+    return acc, n, np.stack([labels, scores.argmax(1)], 1)
 
 
 def classwise(runs: dict, ablations_dir: Path, preset: str, variant: str, classes: pd.DataFrame
@@ -162,11 +166,7 @@ def classwise(runs: dict, ablations_dir: Path, preset: str, variant: str, classe
 
 
 def plot_classwise(per_class: pd.DataFrame, path: Path, dataset: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.22 * len(per_class)), 3.6))
+    fig, ax = pyplot().subplots(figsize=(max(6.0, 0.22 * len(per_class)), 3.6))
     gains = per_class["gain (points)"].to_numpy()
     ax.bar(range(len(gains)), gains, color=np.where(gains >= 0, "#2b7bba", "#d9534f"))
     ax.set_xticks(range(len(gains)), per_class["gloss"], rotation=90, fontsize=7)
@@ -174,19 +174,13 @@ def plot_classwise(per_class: pd.DataFrame, path: Path, dataset: str) -> None:
     ax.set_ylabel("GSP-MC minus CE only (points)")
     ax.set_title(f"Per-class test top-1 gain on {dataset}")
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def plot_not_run(reason: str, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(6, 1.2))
+    fig = pyplot().figure(figsize=(6, 1.2))
     fig.text(0.5, 0.5, reason, ha="center", va="center", wrap=True, fontsize=8)
-    fig.savefig(path, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def _markdown(title: str, table: pd.DataFrame, note: str) -> str:
@@ -200,7 +194,12 @@ def _markdown(title: str, table: pd.DataFrame, note: str) -> str:
 def write_tables(params: dict, results_root: Path, out_dir: Path) -> list[Path]:
     """Tables 2-6, the class-wise gains (table and plot) and the confusion summary."""
     from ..data.manifest import read_classes
-    from ..io import atomic_path, write_text
+    from ..io import write_text
+
+    def write_doc(name: str, markdown: str) -> None:
+        """name.md and its HTML page name.html (what snakemake's report shows)."""
+        write_text(out_dir / f"{name}.md", markdown)
+        write_text(out_dir / f"{name}.html", markdown_page(markdown))
 
     ds = params["dataset"]
     res = Path(results_root) / ds
@@ -228,28 +227,27 @@ def write_tables(params: dict, results_root: Path, out_dir: Path) -> list[Path]:
     written = []
     for name, (title, table, note) in tables.items():
         write_text(out_dir / f"{name}.csv", table.to_csv(index=False))
-        write_text(out_dir / f"{name}.md", _markdown(title, table, note))
-        written += [out_dir / f"{name}.md", out_dir / f"{name}.csv"]
+        write_doc(name, _markdown(title, table, note))
+        written += [out_dir / f"{name}.{ext}" for ext in ("md", "html", "csv")]
     per_class, confused, note = classwise(runs, abl, preset, variant, read_classes(res / "classes.csv"))
     if per_class is None:
         write_text(out_dir / "classwise.csv", "")
-        write_text(out_dir / "classwise.md", f"# Class-wise gain (paper Fig. 6)\n\n{note}\n")
-        write_text(out_dir / "confusion.md", f"# Confusion summary\n\n{note}\n")
-        with atomic_path(out_dir / "classwise.png") as tmp:
-            plot_not_run(note, tmp)
+        write_doc("classwise", f"# Class-wise gain (paper Fig. 6)\n\n{note}\n")
+        write_doc("confusion", f"# Confusion summary\n\n{note}\n")
+        plot_not_run(note, out_dir / "classwise.png")
     else:
         write_text(out_dir / "classwise.csv", per_class.to_csv(index=False))
         k = min(10, len(per_class))
-        write_text(out_dir / "classwise.md", "\n".join([
+        write_doc("classwise", "\n".join([
             "# Class-wise gain (paper Fig. 6): GSP-MC vs CE only", "", note, "",
             f"Mean gain {per_class['gain (points)'].mean():.2f} points; {int((per_class['gain (points)'] > 0).sum())} "
             f"classes gain, {int((per_class['gain (points)'] < 0).sum())} lose.", "",
             "## Largest gains", "", per_class.head(k).to_markdown(index=False, floatfmt=".2f"), "",
             "## Largest drops", "", per_class.tail(k).iloc[::-1].to_markdown(index=False, floatfmt=".2f"), ""]))
-        write_text(out_dir / "confusion.md", "\n".join([
+        write_doc("confusion", "\n".join([
             "# Confusion summary (GSP-MC run)", "", note, "",
             f"{int(confused['count'].sum())} test errors; the most frequent (true -> predicted) pairs:", "",
             confused.head(15).to_markdown(index=False), ""]))
-        with atomic_path(out_dir / "classwise.png") as tmp:
-            plot_classwise(per_class, tmp, ds)
-    return written + [out_dir / n for n in ("classwise.md", "classwise.csv", "classwise.png", "confusion.md")]
+        plot_classwise(per_class, out_dir / "classwise.png", ds)
+    return written + [out_dir / n for n in ("classwise.md", "classwise.html", "classwise.csv", "classwise.png",
+                                            "confusion.md", "confusion.html")]

@@ -1,5 +1,6 @@
 """Projection heads of GSP-MC: the skeleton side of the contrastive loss. Used only in
-training; the saved inference model is the encoder + classifier alone."""
+training; the saved inference model is the encoder + classifier alone, except for
+zero-shot runs, which score classes through these heads (pipeline/zeroshot/)."""
 from __future__ import annotations
 
 import torch
@@ -14,6 +15,9 @@ class TextAlignmentHeads(nn.Module):
 
     def __init__(self, feat_channels: int, text_dim: int, part_joints: dict[str, list[int]]):
         super().__init__()
+        # what rebuilds these heads from a saved state: TextAlignmentHeads(**heads.config)
+        self.config = {"feat_channels": feat_channels, "text_dim": text_dim,
+                       "part_joints": {p: list(j) for p, j in part_joints.items()}}
         self.global_proj = nn.Linear(feat_channels, text_dim)
         self.part_names = [p for p in PARTS if part_joints.get(p)]
         self.part_proj = nn.ModuleDict({p: nn.Linear(feat_channels, text_dim) for p in self.part_names})

@@ -92,8 +92,21 @@ class TextBank:
         bank.require_finite(path)
         return bank
 
-    def centred(self) -> "TextBank":
-        """Each kind of text (global, synonym, segment) minus its kind's mean embedding.
+    def only_classes(self, keep: list[int] | np.ndarray) -> "TextBank":
+        """The texts of the classes ``keep`` alone, class ``keep[i]`` becoming class i;
+        a segment stays when a kept class owns it. What a model trained on these classes
+        sees: nothing of another class's texts is left in it (zero-shot training)."""
+        keep = np.asarray(keep, dtype=np.int64)
+        segs = self.segment_members[:, keep].any(1)
+        return TextBank(self.global_[keep], self.global_members[np.ix_(keep, keep)], self.synonyms[keep],
+                        self.synonym_mask[keep], self.synonym_members[keep][:, :, keep], self.segments[segs],
+                        self.segment_members[segs][:, keep], self.segment_parts[segs],
+                        {**self.meta, "classes": keep.tolist()})
+
+    def centred(self, on: "TextBank | None" = None) -> "TextBank":
+        """Each kind of text (global, synonym, segment) minus its kind's mean embedding,
+        the means taken over ``on``'s texts (default: this bank's). Zero-shot scoring
+        centres every class's texts on the seen classes' means, the shift training used.
 
         Descriptions of signs share most of their wording ("the dominant hand ... is placed
         ... and moves"), so a sentence encoder puts them in a narrow cone: in the demo's
@@ -101,11 +114,12 @@ class TextBank:
         logits over tau then barely separate a positive from its nearest negative.
         Removing the shared direction keeps what differs between texts. The contrastive
         terms only compare texts of one kind, so each kind is centred on its own mean."""
+        on = self if on is None else on
         syn = self.synonyms.copy()
-        if self.synonym_mask.any():
-            syn[self.synonym_mask] -= syn[self.synonym_mask].mean(0)
-        seg = self.segments - self.segments.mean(0) if len(self.segments) else self.segments
-        return TextBank(self.global_ - self.global_.mean(0), self.global_members, syn, self.synonym_mask,
+        if self.synonym_mask.any() and on.synonym_mask.any():
+            syn[self.synonym_mask] -= on.synonyms[on.synonym_mask].mean(0)
+        seg = self.segments - on.segments.mean(0) if len(self.segments) and len(on.segments) else self.segments
+        return TextBank(self.global_ - on.global_.mean(0), self.global_members, syn, self.synonym_mask,
                         self.synonym_members, seg, self.segment_members, self.segment_parts,
                         {**self.meta, "centred": True})
 

@@ -126,18 +126,24 @@ def fingerprint(*parts) -> str:
     return h.hexdigest()
 
 
-def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device) -> tuple[np.ndarray, float]:
-    """Logits (N, classes) in feeder order and the mean CE loss."""
+def predict_logits(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device) -> np.ndarray:
+    """Logits (N, classes) in feeder order, eval mode, the feeder's centred test crop: what
+    training scores val and test with, and what `predict`/`evaluate` score new clips with."""
     model.eval()
-    outs, total = [], 0.0
+    outs = []
     with torch.no_grad():
-        for _, x, y in feeder.batches(batch_size, None):
-            logits = model(torch.from_numpy(x).to(device))
-            total += float(nn.functional.cross_entropy(logits, torch.from_numpy(y).to(device), reduction="sum"))
-            outs.append(logits.float().cpu().numpy())
+        for _, x, _ in feeder.batches(batch_size, None):
+            outs.append(model(torch.from_numpy(x).to(device)).float().cpu().numpy())
     scores = np.concatenate(outs)
     require_finite(scores, f"scores of the {len(feeder)} evaluated clips")
-    return scores, total / len(feeder)
+    return scores
+
+
+def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device) -> tuple[np.ndarray, float]:
+    """Logits (N, classes) in feeder order and the mean CE loss."""
+    scores = predict_logits(model, feeder, batch_size, device)
+    loss = nn.functional.cross_entropy(torch.from_numpy(scores).double(), torch.as_tensor(np.array(feeder.labels)))
+    return scores, float(loss)
 
 
 def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, device: torch.device) -> dict:
@@ -157,6 +163,21 @@ def save_torch(path: Path, obj: dict) -> None:
     torch.save(obj, buf)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buf.getvalue())
+
+
+def load_trained(path: str | Path, edges: list[tuple[int, int]], device: torch.device
+                 ) -> tuple[CTRGCN, TextAlignmentHeads | None]:
+    """A model.pt's encoder + classifier and, when it kept them (``keep_heads``), its text
+    heads; both in eval mode on ``device``. ``edges``: the keypoint preset's bone tree."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(state["model_cfg"], state["num_class"], edges, state["num_points"])
+    model.load_state_dict(state["model"])
+    heads = None
+    if "heads" in state:
+        heads = TextAlignmentHeads(**state["heads_cfg"])
+        heads.load_state_dict(state["heads"])
+        heads = heads.to(device).eval()
+    return model.to(device).eval(), heads
 
 
 def _load_checkpoint(path: Path, fp: str) -> dict | None:
@@ -184,10 +205,12 @@ def _write_log(path: Path, rows: list[dict]) -> None:
 
 def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int, edges: list[tuple[int, int]],
                  model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
-                 mc: MCSetup | None = None) -> dict:
+                 mc: MCSetup | None = None, keep_heads: bool = False) -> dict:
     """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
-    With ``mc`` the MC terms join the CE loss; the text heads live only in training.
-    ``val`` None: no validation split (nothing is validated, nothing val is written)."""
+    With ``mc`` the MC terms join the CE loss; the text heads live only in training,
+    unless ``keep_heads``: then model.pt also holds them (``heads``, ``heads_cfg``), for
+    zero-shot scoring (``load_trained``). ``val`` None: no validation split (nothing is
+    validated, nothing val is written)."""
     if len(train) < cfg["batch_size"]:
         # drop_last would leave no step at all; one short batch instead is not the recipe asked for
         raise ValueError(f"train.batch_size {cfg['batch_size']} is larger than the training split "
@@ -282,8 +305,11 @@ def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int
     with atomic_path(outputs.scores) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
+    kept = {}
+    if keep_heads and heads is not None:
+        kept = {"heads": {k: v.cpu() for k, v in heads.state_dict().items()}, "heads_cfg": heads.config}
     save_torch(outputs.model, {"model": {k: v.cpu() for k, v in model.state_dict().items()},
-                               "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg})
+                               "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg, **kept})
     _write_log(outputs.log, rows)
     write_json(outputs.metrics, metrics)
     return metrics

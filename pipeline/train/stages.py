@@ -9,7 +9,8 @@ import numpy as np
 from .data import load_splits
 from .feeder import Feeder
 from ..text.bank import TextBank
-from .loop import MCSetup, fingerprint, train_stream
+from .bundle import stream_bundle, write_bundle
+from .loop import MCSetup, TrainOutputs, fingerprint, train_stream
 from .streams import STREAMS
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
         runs = params["ablations"]["runs"]
         if ablation not in runs:
             raise ValueError(f"ablation {ablation!r} is not defined under ablations.runs ({', '.join(runs)})")
-        mc_cfg = {**mc_cfg, "terms": list(runs[ablation]["terms"])}
+        mc_cfg = {**mc_cfg, "terms": list(runs[ablation]["terms"]), "descriptions": runs[ablation]["descriptions"]}
         log.info("ablation %s: MC terms %s", ablation, mc_cfg["terms"] or "none (CE only)")
     bank = TextBank.load(text_bank)
     if bank.num_classes != len(classes):
@@ -71,6 +72,9 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
                      Path(text_bank) if uses_text else None)
     metrics = train_stream(feeder("train"), feeder("val") if "val" in splits else None, feeder("test"),
                            len(classes), edges, params["model"], cfg, params["seed"], out_dir, fp, mc)
+    outputs = TrainOutputs.in_dir(out_dir)
+    write_bundle(out_dir, stream_bundle(params, stream, mc_cfg, meta, classes, meta["num_points"], outputs.model,
+                                        Path(keypoints_dir)))
     val_top1 = "none" if metrics["val"] is None else f"{metrics['val']['top1']:.3f}"
     log.info("%s: val top-1 %s, test top-1 %.3f", stream, val_top1, metrics["test"]["top1"])
     return metrics

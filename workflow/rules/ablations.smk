@@ -5,7 +5,17 @@
 
 ABL = config["ablations"]
 TABLE_FILES = [f"table{k}.{ext}" for k in range(2, 7) for ext in ("md", "csv")] + \
-    ["classwise.md", "classwise.csv", "classwise.png", "confusion.md"]
+    ["classwise.md", "classwise.csv", "confusion.md"]
+# what snakemake's report shows, in category "Tables (paper)" (HTML pages of the .md files,
+# and Fig. 6): file -> (caption, subcategory, label)
+TABLE_REPORT = {
+    **{f"table{k}.html": ("tables.rst", "Tables 2-6", f"Table {k}: {what}") for k, what in (
+        (2, "streams and ensemble"), (3, "AUTSL"), (4, "description sources"), (5, "MC terms"),
+        (6, "keypoint presets"))},
+    "classwise.png": ("classwise.rst", "Fig. 6 and confusions", "Fig. 6: class-wise gain (plot)"),
+    "classwise.html": ("classwise.rst", "Fig. 6 and confusions", "Fig. 6: largest gains and drops"),
+    "confusion.html": ("confusion_summary.rst", "Fig. 6 and confusions", "most frequent confusions (GSP-MC run)"),
+}
 
 
 rule keypoint_preset:
@@ -51,6 +61,8 @@ rule tables:
         expand(f"{RES}/ablations/{{run}}/scores.npz", run=list(ABL["runs"])),
     output:
         [f"{RES}/tables/{name}" for name in TABLE_FILES],
+        [report(f"{RES}/tables/{name}", caption=f"../report/{caption}", category="Tables (paper)",
+                subcategory=sub, labels={"table": label}) for name, (caption, sub, label) in TABLE_REPORT.items()],
     params:
         ablations=ABL,
         mc=config["mc"],

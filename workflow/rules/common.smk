@@ -26,7 +26,7 @@ def train_cmd(stream, keypoints, text, out, ablation=None):
 def train_outputs(out_dir):
     # update(): snakemake keeps a run's previous outputs while it reruns and puts them back
     # if the rerun fails (by default it deletes them first): a failed --forcerun loses nothing
-    return [update(f"{out_dir}/{name}") for name in ("model.pt", "scores.npz", "metrics.json", "log.csv")]
+    return [update(f"{out_dir}/{name}") for name in ("model.pt", "bundle.json", "scores.npz", "metrics.json", "log.csv")]
 
 
 def run_paths(name):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 BACKENDS = ("synthetic", "mediapipe", "rtmw", "mmpose", "sam_slr", "pose_format")
+# the backends that read a video (the others render the demo corpus or import keypoint files)
+READS_VIDEO = ("mediapipe", "rtmw", "mmpose")
 # the pose.* section holding each backend's settings
 SETTINGS = {"mediapipe": "mediapipe", "rtmw": "rtmw", "mmpose": "mmpose", "sam_slr": "importer",
             "pose_format": "importer"}

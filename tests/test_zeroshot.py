@@ -1,0 +1,198 @@
+"""Zero-shot recognition from description texts: the score math, the held-out classes,
+the metrics, the seen-only training data, and the `zeroshot` target end to end."""
+import json
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import BIN, make_workdir, tiny_params, tool_env
+from pipeline.config import ParamsError, validate_params
+from pipeline.text.bank import PARTS, TextBank
+from pipeline.train.data import SplitData
+from pipeline.train.feeder import Feeder
+from pipeline.train.loop import MCSetup, load_trained, train_stream
+from pipeline.zeroshot.holdout import choose_unseen, holdout_count, seen_classes
+from pipeline.zeroshot.metrics import chance_topk, harmonic_mean, zero_shot_report
+from pipeline.zeroshot.scores import zero_shot_scores
+from pipeline.zeroshot.split import of_classes
+
+E = np.eye(3, dtype=np.float32)
+
+
+def part_tags(*names: str) -> list[bool]:
+    return [p in names for p in PARTS]
+
+
+def hand_bank() -> TextBank:
+    """4 classes in 3-d: global texts e0, e1, e2 (x2, to check the normalisation) and e0 + e1
+    for class 3; segments: e0 (class 0, right hand), e1 (classes 1 and 2, right hand and face),
+    e0 + e1 (class 0, face). Class 3 has no segment."""
+    glob = np.stack([2 * E[0], 2 * E[1], 2 * E[2], E[0] + E[1]])
+    segments = np.stack([E[0], E[1], E[0] + E[1]])
+    owners = np.array([[1, 0, 0, 0], [0, 1, 1, 0], [1, 0, 0, 0]], dtype=bool)
+    tags = np.array([part_tags("right_hand"), part_tags("right_hand", "face"), part_tags("face")])
+    return TextBank(glob, np.eye(4, dtype=bool), np.zeros((4, 1, 3), np.float32), np.zeros((4, 1), bool),
+                    np.zeros((4, 1, 4), bool), segments, owners, tags, {})
+
+
+def test_scores_are_the_mean_of_global_and_part_cosines():
+    bank = hand_bank()
+    glob = np.array([[1.0, 0, 0]])
+    parts = {"right_hand": np.array([[0.0, 1, 0]]), "face": np.array([[3.0, 0, 0]])}
+    only_global = zero_shot_scores(glob, parts, bank, [0, 1, 2, 3], ["global"])
+    np.testing.assert_allclose(only_global, [[1, 0, 0, 1 / np.sqrt(2)]], atol=1e-6)
+    # per class, the mean over its parts of the mean cosine to its segments of that part
+    # class 0: right hand cos(e1, e0) = 0, face cos(e0, e0+e1) = 1/sqrt2; classes 1, 2: right hand 1, face 0
+    only_parts = zero_shot_scores(glob, parts, bank, [0, 1, 2], ["parts"])
+    np.testing.assert_allclose(only_parts, [[0.5 / np.sqrt(2), 0.5, 0.5]], atol=1e-6)
+    both = zero_shot_scores(glob, parts, bank, [0, 1, 2, 3], ["global", "parts"])
+    # each kind counts once; class 3 has no segment, so its global cosine alone
+    np.testing.assert_allclose(both, [[(1 + 0.5 / np.sqrt(2)) / 2, 0.25, 0.25, 1 / np.sqrt(2)]], atol=1e-6)
+    # candidates are columns in the order given
+    np.testing.assert_allclose(zero_shot_scores(glob, parts, bank, [2, 0], ["global", "parts"]),
+                               both[:, [2, 0]], atol=1e-6)
+
+
+def test_scoring_a_class_without_texts_of_the_kind_is_an_error():
+    with pytest.raises(ValueError, match=r"class\(es\) \[3\].*add `global`"):
+        zero_shot_scores(np.ones((1, 3)), {"face": np.ones((1, 3))}, hand_bank(), [0, 3], ["parts"])
+    with pytest.raises(ValueError, match="zeroshot.features"):
+        zero_shot_scores(np.ones((1, 3)), {}, hand_bank(), [0], ["hands"])
+
+
+def test_holdout_is_a_fixed_seeded_disjoint_draw():
+    unseen = choose_unseen(30, 0.25, 0)
+    assert len(unseen) == 8 and list(unseen) == sorted(set(unseen.tolist()))
+    np.testing.assert_array_equal(unseen, choose_unseen(30, 0.25, 0))
+    seen = seen_classes(30, unseen)
+    assert not set(seen) & set(unseen) and set(seen) | set(unseen) == set(range(30))
+    assert any(not np.array_equal(unseen, choose_unseen(30, 0.25, s)) for s in (1, 2))
+
+
+def test_holdout_count_takes_a_fraction_or_a_count_and_keeps_two_on_each_side():
+    assert holdout_count(0.25, 30) == 8            # 7.5, rounded half up
+    assert holdout_count(0.25, 6) == 2
+    assert holdout_count(5, 30) == 5 and holdout_count(5.0, 30) == 5
+    for holdout, classes in [(0.1, 10), (1, 10), (9, 10), (0.95, 10)]:
+        with pytest.raises(ValueError, match="zeroshot.holdout"):
+            holdout_count(holdout, classes)
+
+
+def test_metrics_zero_shot_and_generalised():
+    assert chance_topk(1, 8) == 1 / 8 and chance_topk(5, 2) == 1.0
+    assert harmonic_mean(1.0, 0.5) == pytest.approx(2 / 3) and harmonic_mean(0.0, 0.0) == 0.0
+    assert harmonic_mean(0.9, 0.0) == 0.0
+    # classes 1 and 3 unseen; the clip of class 1 ranks seen class 0 first, unseen class 1 second
+    scores = np.array([[0.9, 0.1, 0.2, 0.0],
+                       [0.8, 0.7, 0.1, 0.2],
+                       [0.1, 0.2, 0.9, 0.3],
+                       [0.1, 0.2, 0.3, 0.4]])
+    report = zero_shot_report(scores, np.array([0, 1, 2, 3]), np.array([1, 3]))
+    assert report["zsl"] == {"top1": 1.0, "top5": 1.0, "n": 2, "chance_top1": 0.5, "chance_top5": 1.0,
+                             "candidates": 2}
+    g = report["gzsl"]
+    assert (g["seen_top1"], g["unseen_top1"], g["chance_top1"], g["candidates"]) == (1.0, 0.5, 0.25, 4)
+    assert g["harmonic_mean"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="both unseen and seen"):
+        zero_shot_report(scores[:1], np.array([0]), np.array([1, 3]))
+
+
+def test_training_data_and_texts_hold_no_unseen_class():
+    clips = [np.full((4, 2, 3), k, np.float32) for k in range(6)]
+    data = SplitData(clips, np.array([0, 1, 2, 3, 1, 2]), [f"s{k}" for k in range(6)], np.zeros(6, int))
+    seen = np.array([0, 2, 3])
+    cut = of_classes(data, seen)
+    assert cut.sample_ids == ["s0", "s2", "s3", "s5"]
+    np.testing.assert_array_equal(cut.labels, [0, 1, 2, 1])          # class seen[i] is label i
+    assert set(seen[cut.labels].tolist()) <= set(seen.tolist())
+    assert [float(c[0, 0, 0]) for c in cut.clips] == [0, 2, 3, 5]
+    # the bank of classes 1 and 2 keeps only the segment they own (e1), class 1 -> 0, 2 -> 1
+    bank = hand_bank().only_classes([1, 2])
+    np.testing.assert_array_equal(bank.global_, 2 * E[[1, 2]])
+    np.testing.assert_array_equal(bank.segments, E[[1]])
+    np.testing.assert_array_equal(bank.segment_members, [[True, True]])
+    assert bank.global_members.shape == (2, 2) and bank.synonym_members.shape == (2, 1, 2)
+
+
+def test_centring_on_the_seen_classes_texts():
+    bank = hand_bank()
+    seen = bank.only_classes([0, 1])
+    centred = bank.centred(on=seen)
+    np.testing.assert_allclose(centred.global_, bank.global_ - seen.global_.mean(0))
+    np.testing.assert_allclose(centred.segments, bank.segments - seen.segments.mean(0))
+    np.testing.assert_allclose(bank.centred().global_, bank.global_ - bank.global_.mean(0))
+
+
+def test_kept_heads_are_saved_and_loaded(tmp_path):
+    """keep_heads: model.pt also holds the text heads; without it, the encoder alone."""
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(10, 4, 3)).astype(np.float32) for _ in range(8)]
+    labels = np.array([0, 1] * 4)
+    parents = (-1, 0, 1, 2)
+    feeder = Feeder(clips, labels, [f"s{k}" for k in range(8)], "joint", parents, 8, 0.9, 1.0)
+    edges = [(c, p) for c, p in enumerate(parents) if p >= 0]
+    bank = hand_bank().only_classes([0, 1])
+    mc = MCSetup(bank, ["global", "parts"], 0.1, 0.5, {"right_hand": [2, 3], "face": [0]})
+    model_cfg = {"base_channels": 8, "num_units": 2, "stride_units": [2], "temporal_kernel": 3,
+                 "dilations": [1, 2], "dropout": 0.0}
+    cfg = {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "nesterov": True,
+           "epochs": 1, "batch_size": 4, "warmup_epochs": 0, "lr_steps": [], "lr_decay": 0.1, "threads": 1,
+           "device": "cpu"}
+    for keep in (True, False):
+        out = tmp_path / str(keep)
+        train_stream(feeder, None, feeder, 2, edges, model_cfg, cfg, 0, out, "fp", mc, keep_heads=keep)
+        model, heads = load_trained(out / "model.pt", edges, torch.device("cpu"))
+        if not keep:
+            assert heads is None
+            continue
+        saved = torch.load(out / "checkpoint.pt", weights_only=True)["heads"]
+        assert all(torch.equal(saved[k], v) for k, v in heads.state_dict().items())
+        assert heads.part_names == ["right_hand", "face"] and not heads.training and not model.training
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda p: p["zeroshot"].update(variants=["llm"]), "zeroshot.variants"),
+    (lambda p: p["zeroshot"].update(terms=["global"], features=["parts"]), "zeroshot.features"),
+    (lambda p: p["zeroshot"].update(holdout=29), "zeroshot.holdout"),
+    (lambda p: p["zeroshot"].update(holdout=1), "zeroshot.holdout"),
+    (lambda p: p["zeroshot"].update(holdout=0.0), "zeroshot.holdout"),
+    (lambda p: p["zeroshot"].update(classes=3), "zeroshot.classes"),
+    (lambda p: p["zeroshot"].pop("features"), "zeroshot.features"),
+])
+def test_zeroshot_params_are_checked(params, change, match):
+    validate_params(params)
+    change(params)
+    with pytest.raises(ParamsError, match=match):
+        validate_params(params)
+
+
+@pytest.mark.slow
+def test_zeroshot_target_end_to_end(tmp_path):
+    """`snakemake zeroshot` on the tiny config: 2 of 6 classes held out, two variants (the
+    third would only add its describe, embed and training jobs)."""
+    params = tiny_params()
+    params["zeroshot"]["variants"] = ["gsp", "label"]
+    wd = make_workdir(tmp_path, params)
+    res = subprocess.run([str(BIN / "snakemake"), "--cores", "2", "zeroshot"], cwd=wd, env=tool_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = wd / "results/demo/zeroshot"
+    summary = json.loads((out / "metrics.json").read_text())
+    unseen = [u["label"] for u in summary["unseen"]]
+    assert len(unseen) == 2 and summary["num_classes"] == 6
+    assert list(summary["variants"]) == ["gsp", "label"]
+    for r in summary["variants"].values():
+        t = r["test"]
+        assert t["zsl"]["candidates"] == 2 and t["zsl"]["chance_top1"] == 0.5 and t["zsl"]["n"] == 2 * 2
+        assert t["gzsl"]["candidates"] == 6 and 0 <= t["gzsl"]["harmonic_mean"] <= 1
+        assert r["val"] is not None
+    assert "| `gsp` |" in (out / "metrics.md").read_text()
+    # what training saw: only clips of seen classes, and a 4-class head
+    manifest = pd.read_parquet(wd / "results/demo/manifest.parquet").set_index("sample_id")
+    with np.load(out / "runs/gsp/scores.npz") as z:
+        assert not set(manifest.loc[z["test_ids"], "label"]) & set(unseen)
+        assert z["test_scores"].shape[1] == 4
+    assert "heads" in torch.load(out / "runs/gsp/model.pt", weights_only=True)
