@@ -188,6 +188,30 @@ def _report_data(report: Path) -> tuple[dict, dict, dict]:
     return results, var("categories"), data
 
 
+def test_zeroshot_target_trains_on_the_seen_classes_only(dag_run):
+    """`snakemake zeroshot` on the tiny config: 2 of 6 classes held out, one training per variant."""
+    import torch
+
+    _snakemake(dag_run, "--cores", "2", "zeroshot")
+    out = dag_run / "results/demo/zeroshot"
+    summary = json.loads((out / "metrics.json").read_text())
+    unseen = [u["label"] for u in summary["unseen"]]
+    assert len(unseen) == 2 and summary["num_classes"] == 6
+    assert list(summary["variants"]) == ["gsp", "kb", "label"]
+    for r in summary["variants"].values():
+        t = r["test"]
+        assert t["zsl"]["candidates"] == 2 and t["zsl"]["chance_top1"] == 0.5 and t["zsl"]["n"] == 2 * 2
+        assert t["gzsl"]["candidates"] == 6 and 0 <= t["gzsl"]["harmonic_mean"] <= 1
+        assert r["val"] is not None
+    assert "| `gsp` |" in (out / "metrics.md").read_text()
+    # what training saw: only clips of seen classes, and a 4-class head
+    manifest = pd.read_parquet(dag_run / "results/demo/manifest.parquet").set_index("sample_id")
+    with np.load(out / "runs/gsp/scores.npz") as z:
+        assert not set(manifest.loc[z["test_ids"], "label"]) & set(unseen)
+        assert z["test_scores"].shape[1] == 4
+    assert "heads" in torch.load(out / "runs/gsp/model.pt", weights_only=True)
+
+
 def test_report_shows_the_tables_figures_and_descriptions(dag_run, tmp_path):
     """`snakemake --report` over `all`, `tables` (after test_tables_target_runs_what_the_tables_need)
     and `zeroshot`: the zero-shot table,

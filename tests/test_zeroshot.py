@@ -1,20 +1,16 @@
 """Zero-shot recognition from description texts: the score math, the held-out classes,
-the metrics, the seen-only training data, and the `zeroshot` target end to end."""
-import json
-import subprocess
-
+the metrics and the seen-only training data (the `zeroshot` target end to end is in
+test_end_to_end.py, on its tiny DAG run)."""
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from conftest import BIN, make_workdir, tiny_params, tool_env
-from pipeline.config import ParamsError, validate_params
+from pipeline.config import ParamsError, holdout_count, validate_params
 from pipeline.text.bank import PARTS, TextBank
 from pipeline.train.data import SplitData
 from pipeline.train.feeder import Feeder
 from pipeline.train.loop import MCSetup, load_trained, train_stream
-from pipeline.zeroshot.holdout import choose_unseen, holdout_count, seen_classes
+from pipeline.zeroshot.holdout import choose_unseen, seen_classes
 from pipeline.zeroshot.metrics import chance_topk, harmonic_mean, zero_shot_report
 from pipeline.zeroshot.scores import zero_shot_scores
 from pipeline.zeroshot.split import of_classes
@@ -167,32 +163,3 @@ def test_zeroshot_params_are_checked(params, change, match):
     change(params)
     with pytest.raises(ParamsError, match=match):
         validate_params(params)
-
-
-@pytest.mark.slow
-def test_zeroshot_target_end_to_end(tmp_path):
-    """`snakemake zeroshot` on the tiny config: 2 of 6 classes held out, two variants (the
-    third would only add its describe, embed and training jobs)."""
-    params = tiny_params()
-    params["zeroshot"]["variants"] = ["gsp", "label"]
-    wd = make_workdir(tmp_path, params)
-    res = subprocess.run([str(BIN / "snakemake"), "--cores", "2", "zeroshot"], cwd=wd, env=tool_env(),
-                         capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    out = wd / "results/demo/zeroshot"
-    summary = json.loads((out / "metrics.json").read_text())
-    unseen = [u["label"] for u in summary["unseen"]]
-    assert len(unseen) == 2 and summary["num_classes"] == 6
-    assert list(summary["variants"]) == ["gsp", "label"]
-    for r in summary["variants"].values():
-        t = r["test"]
-        assert t["zsl"]["candidates"] == 2 and t["zsl"]["chance_top1"] == 0.5 and t["zsl"]["n"] == 2 * 2
-        assert t["gzsl"]["candidates"] == 6 and 0 <= t["gzsl"]["harmonic_mean"] <= 1
-        assert r["val"] is not None
-    assert "| `gsp` |" in (out / "metrics.md").read_text()
-    # what training saw: only clips of seen classes, and a 4-class head
-    manifest = pd.read_parquet(wd / "results/demo/manifest.parquet").set_index("sample_id")
-    with np.load(out / "runs/gsp/scores.npz") as z:
-        assert not set(manifest.loc[z["test_ids"], "label"]) & set(unseen)
-        assert z["test_scores"].shape[1] == 4
-    assert "heads" in torch.load(out / "runs/gsp/model.pt", weights_only=True)
