@@ -15,20 +15,17 @@ from ..evaluate.ensemble import split_report
 from ..evaluate.metrics import confusion_matrix, per_class_accuracy
 from ..train.bundle import keypoint_spec
 from ..train.data import load_splits
-from .inputs import ClipReader, expand_inputs
+from .inputs import ClipReader, expand_inputs, keypoints_mismatch
 from .run import RunError, TrainedRun
 
 log = logging.getLogger(__name__)
 
 
 def check_keypoints_match(run: TrainedRun, keypoints_dir: Path) -> None:
-    theirs = keypoint_spec(read_shard_meta(shard_paths(keypoints_dir)[0]), str(keypoints_dir))
-    ours = run.bundle["keypoints"]
-    if theirs != ours:
-        differ = [k for k in ours if theirs.get(k) != ours[k]]
-        raise RunError(f"{keypoints_dir}: keypoints of preset {theirs['preset']!r} ({len(theirs['indices'])} points) "
-                       f"differ from the run's (preset {ours['preset']!r}, {len(ours['indices'])} points) in "
-                       f"{', '.join(differ)}")
+    problem = keypoints_mismatch(keypoint_spec(read_shard_meta(shard_paths(keypoints_dir)[0]), str(keypoints_dir)),
+                                 run.bundle["keypoints"])
+    if problem:
+        raise RunError(f"{keypoints_dir}: {problem}")
 
 
 def check_classes_match(run: TrainedRun, glosses: list[str], source: str) -> None:

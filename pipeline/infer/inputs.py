@@ -67,6 +67,16 @@ def video_pose_settings(pose: dict) -> dict:
     return {**pose, "backend": backend}
 
 
+def keypoints_mismatch(theirs: dict, ours: dict) -> str | None:
+    """Why keypoints prepared as ``theirs`` (a keypoint_spec) cannot feed a run trained on
+    ``ours``; None when they can."""
+    if theirs == ours:
+        return None
+    differ = [k for k in ours if theirs.get(k) != ours[k]]
+    return (f"keypoints of preset {theirs['preset']!r} ({len(theirs['indices'])} points) differ from the run's, "
+            f"preset {ours['preset']!r} ({len(ours['indices'])} points), in {', '.join(differ)}")
+
+
 def bundle_preset(bundle: dict) -> Preset:
     """The keypoint preset a run was trained on, as its bundle records it (not as the
     package defines that name today)."""
@@ -82,10 +92,6 @@ class ClipReader:
         self.preset = bundle_preset(bundle)
         self.pose = bundle["pose"]
         self._video_backend = None
-
-    @property
-    def video_backend_name(self) -> str:
-        return video_pose_settings(self.pose)["backend"]
 
     def prepare(self, frames: np.ndarray) -> tuple[np.ndarray, bool]:
         return prepare_clip(frames, self.spec, self.preset)
@@ -126,12 +132,9 @@ class ClipReader:
                 points, mirrored = self.prepare(frames)
                 yield Clip(f"{path}:{sid}", points, mirrored=mirrored)
             return
-        theirs = keypoint_spec(meta, str(path))
-        if theirs != self.spec:
-            differ = [k for k in self.spec if theirs.get(k) != self.spec[k]]
-            raise ValueError(f"keypoints of preset {theirs['preset']!r} ({len(theirs['indices'])} points), prepared "
-                             f"otherwise than the run's ({', '.join(differ)} differ); the run was trained on preset "
-                             f"{self.spec['preset']!r} ({len(self.spec['indices'])} points): give its pose shards "
-                             f"({NUM_WHOLEBODY} points) or keypoints made with its preset")
+        problem = keypoints_mismatch(keypoint_spec(meta, str(path)), self.spec)
+        if problem:
+            raise ValueError(f"{problem}: give the run pose shards ({NUM_WHOLEBODY} points) or keypoints made "
+                             f"with its preset")
         for sid, points in samples.items():
             yield Clip(f"{path}:{sid}", points)

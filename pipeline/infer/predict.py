@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..evaluate.ensemble import softmax
 from ..io import write_json, write_text
-from .inputs import Clip, ClipReader, expand_inputs
+from .inputs import Clip, ClipReader, expand_inputs, video_pose_settings
 from .run import TrainedRun
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,8 @@ def predict(run: TrainedRun, inputs: list[str | Path], k: int = 5) -> list[dict]
 
 
 def pose_note(run: TrainedRun) -> str:
-    reader = ClipReader(run.bundle)
     trained = run.bundle["pose"]["backend"]
-    used = reader.video_backend_name
+    used = video_pose_settings(run.bundle["pose"])["backend"]
     return (f"videos read with pose backend {used}" if used == trained else
             f"videos read with pose backend {used} (the run's keypoints came from {trained}, which reads no video)")
 
