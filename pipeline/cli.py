@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="GSP-MC sign language recognition pipeline stages.")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        installed = version("gspmc-pipeline")
+    except PackageNotFoundError:                    # run from a checkout that is not installed
+        installed = "unknown"
+    parser.add_argument("--version", action="version", version=f"gspmc-pipeline {installed}")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
     p = sub.add_parser("manifest", help="dataset -> manifest.parquet, classes.csv (demo: + corpus, knowledge base)")
