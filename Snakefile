@@ -1,6 +1,7 @@
 # The GSP-MC DAG. Thin: params, the rule files, the final target.
 # dvc.yaml describes the same stages, experiments/dvc.yaml the targets outside `all`
 # (tests/test_dag.py keeps them in step).
+import shlex
 from pathlib import Path
 
 from snakemake.logging import logger
@@ -23,6 +24,9 @@ if DATASET_ROOT is not None:
 
 DS = config["dataset"]
 RES = f"results/{DS}"
+
+# light jobs run where snakemake runs, never submitted to a cluster
+localrules: all, ensemble, figures, describe_page, tables
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

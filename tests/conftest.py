@@ -1,5 +1,6 @@
 import copy
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -42,14 +43,33 @@ def tiny_params() -> dict:
 
 
 def make_workdir(tmp: Path, params: dict) -> Path:
-    """A project copy (workflow files + params) where snakemake/dvc can run."""
+    """A project copy (workflow files, the package's source, params) where snakemake/dvc can run:
+    the stages' code is part of their deps, and `python -m pipeline` there runs the copy."""
     for name in ("Snakefile", "dvc.yaml", ".dvcignore"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, tmp / name)
     for folder in ("workflow", "experiments"):
         shutil.copytree(ROOT / folder, tmp / folder)
+    shutil.copytree(ROOT / "pipeline", tmp / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return tmp
+
+
+def edit_params_no_demo_stage_reads(text: str) -> str:
+    """params.yaml with another dataset's preset and knobs that change no result edited
+    (pipeline/stage_params.py): no stage of the demo may rerun."""
+    params = yaml.safe_load(text)
+    params["presets"]["slr500"]["train"]["epochs"] += 1
+    params["presets"]["slr500"]["model"]["base_channels"] *= 2
+    params["pose"]["workers"] += 3
+    params["describe"]["cache_dir"] = ".cache/elsewhere"
+    return yaml.safe_dump(params, sort_keys=False)
+
+
+def job_stats(out: str) -> dict:
+    """snakemake's "Job stats" table: rule -> count (as strings); {} when nothing is to be done."""
+    stats = re.search(r"Job stats:\njob\s+count\n[- ]+\n((?:\w+\s+\d+\n)+)", out)
+    return dict(line.split() for line in stats.group(1).splitlines()) if stats else {}
 
 
 def tool_env() -> dict:

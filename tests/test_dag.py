@@ -1,4 +1,5 @@
-"""Snakefile and dvc.yaml describe one DAG: same stages, commands, deps, params, outs."""
+"""Snakefile and dvc.yaml describe one DAG: same stages, commands, deps (data and code), params
+keys and outs; snakemake's own idioms (logs, lint) hold."""
 import re
 import subprocess
 from pathlib import Path
@@ -7,6 +8,8 @@ import yaml
 from dvc.repo import Repo
 
 from conftest import BIN, ROOT, tool_env
+from pipeline.stage_code import stage_code
+from pipeline.stage_params import UNUSED_KEYS, lookup, reads_preset, stage_params
 
 TARGET_RULES = {"all", "tables", "zeroshot"}  # the targets the plans are taken for
 EXTRA_DVC_FILES = ("experiments/dvc.yaml",)  # the targets outside `all`
@@ -15,8 +18,12 @@ EXTRA_DVC_FILES = ("experiments/dvc.yaml",)  # the targets outside `all`
 FANOUT_RULES = {"pose_shard": "pose"}
 
 
+LOG = re.compile(r" > (\S+) 2>&1$")   # every job's shell command ends by sending its output to its log
+
+
 def snakemake_jobs(workdir: Path, *targets: str) -> dict:
-    """Parse `snakemake -n -p --forceall <targets>`: stage name -> (cmd, inputs, outputs)."""
+    """Parse `snakemake -n -p --forceall <targets>`: stage name -> (cmd, inputs, outputs, log);
+    cmd without the redirection to the job's log (DVC prints a stage's output)."""
     out = subprocess.run([str(BIN / "snakemake"), "-n", "-p", "--forceall", *targets], cwd=workdir,
                          env=tool_env(), capture_output=True, text=True, check=True).stdout
     jobs = {}
@@ -24,8 +31,10 @@ def snakemake_jobs(workdir: Path, *targets: str) -> dict:
         m = re.match(r"(?:localrule|rule|checkpoint|localcheckpoint) (\w+):", block)
         if not m or m.group(1) == "all":
             continue
-        fields = dict(re.findall(r"^    (input|output|wildcards): (.*)$", block, re.M))
+        fields = dict(re.findall(r"^    (input|output|wildcards|log): (.*)$", block, re.M))
         cmd = re.search(r"^Shell command: (.*)$", block, re.M).group(1).strip()
+        log = LOG.search(cmd)
+        cmd = LOG.sub("", cmd)
         name = m.group(1)
         if "wildcards" in fields:
             # DVC names a matrix stage by its values joined with '-'
@@ -34,21 +43,19 @@ def snakemake_jobs(workdir: Path, *targets: str) -> dict:
         # and an output's flag, e.g. "model.pt (update)", is not part of its path
         split = lambda s: set(filter(None, (re.sub(r" \(\w+\)$", "", x.strip())  # noqa: E731
                                             for x in s.split(",")))) - {"<TBD>"}
-        jobs[name] = (cmd, split(fields.get("input", "")), split(fields.get("output", "")))
+        jobs[name] = (cmd, split(fields.get("input", "")), split(fields.get("output", "")),
+                      (log.group(1) if log else None, fields.get("log", "").split(" (")[0]))
     return jobs
 
 
-def snakemake_params() -> dict:
-    """Rule name -> the params.yaml sections its `params:` block carries (other names in
-    the block, such as a command built from the wildcards, are not sections)."""
-    sections = set(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    params = {}
-    for smk in (ROOT / "workflow/rules").glob("*.smk"):
-        for rule, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n((?:    .*\n|\n)*)", smk.read_text(), re.M):
-            block = re.search(r"^    params:\n((?:        .*\n)*)", body, re.M)
-            names = set(re.findall(r"^        (\w+)=", block.group(1), re.M)) if block else set()
-            params[rule] = names & sections
-    return params
+def stage_keys(cmd: str, dataset: str) -> set:
+    """What a stage's command reads (pipeline/stage_params.py), as DVC lists it: plus
+    presets.<dataset> where a preset may change one of them."""
+    words = cmd.split()
+    command = words[3]
+    ablation = words[words.index("--ablation") + 1] if "--ablation" in words else None
+    keys = stage_params(command, preset="--preset" in words, ablation=ablation)
+    return set(keys) | ({f"presets.{dataset}"} if reads_preset(keys) else set())
 
 
 def dvc_stages(workdir: Path) -> dict:
@@ -59,7 +66,7 @@ def dvc_stages(workdir: Path) -> dict:
         name = st.addressing
         for prefix in EXTRA_DVC_FILES:
             name = name.removeprefix(prefix + ":")
-        stages[name] = (st.cmd, deps, {o.def_path for o in st.outs}, {p.split(".")[0] for p in params})
+        stages[name] = (st.cmd, deps, {o.def_path for o in st.outs}, params)
     return stages
 
 
@@ -75,7 +82,7 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
     smk = snakemake_jobs(ROOT, *sorted(TARGET_RULES))
     dvc = dvc_stages(ROOT)
     for name in [n for n in smk if n.split("@")[0] in FANOUT_RULES]:
-        cmd, inputs, outputs = smk.pop(name)
+        cmd, inputs, outputs, _ = smk.pop(name)
         stage = dvc[FANOUT_RULES[name.split("@")[0]]]
         assert cmd == f"{stage[0]} --shard {name.split('@')[1]}", name
         assert inputs <= stage[1] and covered(outputs, stage[2]), name
@@ -87,13 +94,57 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
             "train@joint_motion", "train@bone_motion", "kb_index", "describe@label", "describe@kb",
             "describe@gsp", "embed@label", "embed@kb", "embed@gsp", "tables", "zeroshot", "figures",
             "describe_page@label", "describe_page@kb", "describe_page@gsp"} | ablations == set(dvc)
-    rule_params = snakemake_params()
+    dataset = yaml.safe_load((ROOT / "params.yaml").read_text())["dataset"]
     for name, (cmd, deps, outs, params) in dvc.items():
-        s_cmd, s_in, s_out = smk[name]
+        s_cmd, s_in, s_out, (log, s_log) = smk[name]
         assert s_cmd == cmd, name
         assert covered(s_in, deps), (name, s_in, deps)
         assert covered(s_out, outs), (name, s_out, outs)
-        assert rule_params[name.split("@")[0]] == params, name
+        # keys, not sections: a stage depends on what it reads, a preset on its dataset's stages only
+        assert params == stage_keys(cmd, dataset), (name, params ^ stage_keys(cmd, dataset))
+        # the code it runs, in both DAGs (snakemake: the folders' files)
+        code = {d for d in deps if d.startswith("pipeline/")}
+        assert code == set(stage_code(cmd.split()[3])), (name, code ^ set(stage_code(cmd.split()[3])))
+        assert any(i.startswith("pipeline/") for i in s_in), name
+        # its log: its own file under results/<ds>/logs/
+        assert log == s_log and log.startswith(f"results/{dataset}/logs/"), (name, log, s_log)
+    logs = [job[3][0] for job in smk.values()]
+    assert len(set(logs)) == len(logs)
+
+
+def test_every_param_is_read_by_a_stage_or_named_unused():
+    """Each key the stages declare exists; each leaf of params.yaml is declared by some stage
+    (so editing it reruns what it changes) or named in UNUSED_KEYS (it changes no result)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    declared = {k for command in ("manifest", "pose", "keypoints", "kb-index", "describe", "embed", "train",
+                                  "ensemble", "tables", "zeroshot") for k in stage_params(command)}
+    for key in declared | set(UNUSED_KEYS):
+        lookup(params, key)
+    covered_by = declared | set(UNUSED_KEYS)
+
+    def leaves(tree, prefix=""):
+        for k, v in tree.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict) and v and key not in covered_by:
+                yield from leaves(v, key + ".")
+            else:
+                yield key
+    uncovered = [k for k in leaves(params) if not any(k == c or k.startswith(c + ".") for c in covered_by)]
+    assert uncovered == []
+
+
+def test_stage_code_follows_the_imports():
+    """The training stage's code holds the training loop and the model, not pose's stage or the
+    tables; pose's holds no training code."""
+    train = stage_code("train")
+    assert "pipeline/train" in train and "pipeline/model" in train and "pipeline/evaluate/tables.py" not in train
+    assert not any(p.startswith("pipeline/train") for p in stage_code("pose") + stage_code("keypoints"))
+    assert "pipeline/train/loop.py" in stage_code("zeroshot")
+
+
+def test_snakemake_lint_passes():
+    run = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=ROOT, env=tool_env(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_plain_targets_leave_the_ablations_out():

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, FIXTURE, make_workdir, needs_fixture, tiny_params, tool_env
+from conftest import BIN, FIXTURE, edit_params_no_demo_stage_reads, job_stats, make_workdir, needs_fixture, tiny_params, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -99,14 +99,9 @@ def test_predict_reads_a_video_through_mediapipe_and_names_a_bad_file(dag_run, t
     assert "broken.mp4" in res.stdout and "signing-person.mp4" in res.stdout
 
 
-def _job_stats(out: str) -> dict:
-    stats = re.search(r"Job stats:\njob\s+count\n[- ]+\n((?:\w+\s+\d+\n)+)", out).group(1)
-    return dict(line.split() for line in stats.splitlines())
-
-
 def test_pose_fans_out_one_job_per_shard(dag_run):
     """60 samples in shards of 16: four pose_shard jobs, then the index."""
-    jobs = _job_stats(_snakemake(dag_run, "-n", "all", "--forcerun", "pose_shard").stdout)
+    jobs = job_stats(_snakemake(dag_run, "-n", "all", "--forcerun", "pose_shard").stdout)
     assert jobs["pose_shard"] == "4" and jobs["pose"] == "1", jobs
     index = json.loads((dag_run / "results/demo/pose/index.json").read_text())
     assert index["shards"] == [f"shard-{k:05d}.parquet" for k in range(4)] and index["quarantined"] == 0
@@ -127,8 +122,24 @@ def test_changing_training_params_reencodes_no_text(dag_run):
         out = _snakemake(dag_run, "-n", "all").stdout
     finally:
         params_file.write_text(original)
-    jobs = _job_stats(out)
+    jobs = job_stats(out)
     assert jobs.get("train") == "4" and "embed" not in jobs and "describe" not in jobs, jobs
+
+
+def test_params_deps_are_keys_and_presets_their_datasets(dag_run):
+    """Another dataset's preset and a speed knob rerun nothing; a key keypoints reads reruns it
+    and what follows, not pose (tests/test_dvc_workflow.py: the same in DVC)."""
+    params_file = dag_run / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params_file.write_text(edit_params_no_demo_stage_reads(original))
+        assert "Nothing to be done" in _snakemake(dag_run, "-n", "all").stdout
+        params_file.write_text(original.replace("normalise: true", "normalise: false"))
+        jobs = job_stats(_snakemake(dag_run, "-n", "all").stdout)
+    finally:
+        params_file.write_text(original)
+    assert jobs.get("keypoints") == "1" and jobs.get("train") == "4", jobs
+    assert not {"manifest", "pose", "pose_shard", "describe", "embed"} & set(jobs), jobs
 
 
 def test_one_stream_rebuilds_alone(dag_run):
@@ -137,7 +148,7 @@ def test_one_stream_rebuilds_alone(dag_run):
     res = _snakemake(dag_run, "--cores", "1", "results/demo/train/bone/model.pt")
     out = res.stdout + res.stderr
     assert target.exists()
-    assert _job_stats(out) == {"train": "1", "total": "1"}
+    assert job_stats(out) == {"train": "1", "total": "1"}
 
 
 def test_tables_target_runs_what_the_tables_need(dag_run):
@@ -145,7 +156,7 @@ def test_tables_target_runs_what_the_tables_need(dag_run):
     writes Tables 2-6, the class-wise gains and plot and the confusions; the main DAG is
     already there, and a second call does nothing."""
     res = _snakemake(dag_run, "--cores", "2", "tables")
-    assert _job_stats(res.stdout + res.stderr) == {"keypoint_preset": "2", "ablate": "6", "tables": "1",
+    assert job_stats(res.stdout + res.stderr) == {"keypoint_preset": "2", "ablate": "6", "tables": "1",
                                                    "total": "9"}
     tables = dag_run / "results/demo/tables"
     t5 = pd.read_csv(tables / "table5.csv")
@@ -286,39 +297,6 @@ def test_kill_minus_nine_then_rerun_gives_the_same_result(dag_run):
         np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_dvc_repro_runs_the_same_dag(tmp_path):
-    wd = make_workdir(tmp_path, tiny_params())
-    env = tool_env()
-    env["OPENAI_API_KEY"] = "sk-e2e-secret-never-written"      # the name params refer to
-    subprocess.run(["git", "init", "-q"], cwd=wd, check=True, env=env)
-    subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=wd, check=True, env=env)
-    subprocess.run([str(BIN / "dvc"), "config", "core.analytics", "false"], cwd=wd, check=True, env=env)
-    res = subprocess.run([str(BIN / "dvc"), "repro"], cwd=wd, env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    metrics = json.loads((wd / "results/demo/metrics.json").read_text())
-    assert set(metrics["streams"]) == {"joint", "bone", "joint_motion", "bone_motion"}
-    assert (wd / "dvc.lock").exists()
-    written = [p for p in wd.rglob("*") if p.is_file() and ".git" not in p.parts]
-    assert not [p for p in written if b"sk-e2e-secret-never-written" in p.read_bytes()]
-    again = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=wd, env=env, capture_output=True, text=True)
-    assert "up to date" in again.stdout
-    assert not (wd / "results/demo/ablations").exists()     # a bare `dvc repro` leaves them out
-    # a damaged file inside a folder output: dvc sees the folder changed and restores it
-    shard = wd / "results/demo/keypoints/shard-00000.parquet"
-    good = shard.read_bytes()
-    shard.write_bytes(good[:-100])
-    status = subprocess.run([str(BIN / "dvc"), "status", "dvc.yaml"], cwd=wd, env=env, capture_output=True, text=True)
-    assert "keypoints" in status.stdout and "modified" in status.stdout, status.stdout
-    res = subprocess.run([str(BIN / "dvc"), "repro"], cwd=wd, env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert shard.read_bytes() == good
-    res = subprocess.run([str(BIN / "dvc"), "repro", "experiments/dvc.yaml:ablate@sam27_ce"], cwd=wd, env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert json.loads((wd / "results/demo/ablations/sam27_ce/metrics.json").read_text())["test"]["n"] == 12
-    assert (wd / "results/demo/keypoint_presets/sam27").is_dir()
-
-
 def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
     """With lambda = 0 the MC arm gets exactly the CE arm's gradients; identical scores on
     every seed and setting show that a seed gives both arms the same init, data order and
@@ -383,7 +361,11 @@ def test_a_failed_forcerun_keeps_the_previous_outputs(dag_run):
                               "results/demo/train/joint/metrics.json"], cwd=dag_run, env=tool_env(),
                              capture_output=True, text=True, timeout=600)
         assert res.returncode != 0
-        assert "gsp.safetensors: not a readable text bank" in res.stderr and "rerun the embed stage" in res.stderr
+        # the job's own log says why (snakemake names the log)
+        log = dag_run / "results/demo/logs/train/joint.log"
+        assert str(log.relative_to(dag_run)) in res.stderr
+        said = log.read_text()
+        assert "gsp.safetensors: not a readable text bank" in said and "rerun the embed stage" in said
         assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "checkpoint.pt"} == before
     finally:
         bank.write_bytes(good)

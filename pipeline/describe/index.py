@@ -44,6 +44,9 @@ def build_index(entries: list[Entry], encoder: str, out_dir: Path) -> None:
     nodes = [TextNode(id_=e.id, text=f"{e.headword} — {e.text}" if e.headword else e.text,
                       metadata={"headword": e.headword or "", "source": e.source}) for e in entries]
     index = VectorStoreIndex(nodes, embed_model=_embedding(encoder), show_progress=False)
+    # llama-index names an index by a random UUID: a fixed id makes a rebuild byte-identical, so
+    # DVC does not rerun describe after rebuilding an unchanged index
+    index.set_index_id("gspmc-kb")
     index.storage_context.persist(persist_dir=str(out_dir))
     (out_dir / "gspmc_index.json").write_text(json.dumps({"encoder": encoder, "entries": len(entries)}))
 

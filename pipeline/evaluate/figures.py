@@ -1,6 +1,8 @@
 """The report's figures (`snakemake --report`): each stream's training curves from its
 log.csv, and the ensemble's test confusion matrix from the streams' scores combined as the
-ensemble stage combined them (run.json's weights and rule).
+ensemble stage combined them (run.json's weights and rule). Beside the confusion matrix,
+predictions.csv holds the same test predictions one clip a row (sample, actual, predicted:
+glosses), the data of DVC's `confusion` plot.
 
 One PNG per stream, not one figure for all: the report lists each with its stream as a
 label, each training job's log has its own figure, and a stream's panels keep their own
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CURVES = "curves-{stream}.png"
 CONFUSION = "confusion.png"
+PREDICTIONS = "predictions.csv"   # the confusion matrix's clips, for `dvc plots` (template: confusion)
 LABEL_TICKS_UP_TO = 60      # classes: above this the axes carry no glosses (unreadable)
 ANNOTATE_UP_TO = 30         # classes: up to this each cell shows its count
 
@@ -118,19 +121,38 @@ def _run_record(run_file: Path) -> tuple[Path, dict]:
     return found
 
 
-def ensemble_test_confusion(run_file: Path, record: dict) -> np.ndarray:
-    """The ensemble's test confusion matrix: every stream's test scores (``record``, run.json,
-    in its order) combined with its weights and rule, as the ensemble stage combined them."""
+def ensemble_test_scores(run_file: Path, record: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ensemble's test clips: their sample ids, true labels and combined scores, every
+    stream's test scores (``record``, run.json, in its order) combined with its weights and
+    rule, as the ensemble stage combined them."""
     loaded = {e["stream"]: load_stream_scores(Path(run_file).parent / e["dir"] / "scores.npz")
               for e in record["streams"]}
-    labels = next(iter(loaded.values()))["test_labels"]
+    first = next(iter(loaded.values()))
     scores = combine({s: z["test_scores"] for s, z in loaded.items()},
                      {s: float(w) for s, w in record["weights"].items()}, record["rule"])
+    return first["test_ids"], first["test_labels"], scores
+
+
+def ensemble_test_confusion(run_file: Path, record: dict) -> np.ndarray:
+    """The ensemble's test confusion matrix (``ensemble_test_scores``)."""
+    _, labels, scores = ensemble_test_scores(run_file, record)
     return confusion_matrix(scores, labels)
 
 
+def write_predictions(ids: np.ndarray, labels: np.ndarray, scores: np.ndarray, glosses: list[str],
+                      path: Path) -> None:
+    """One test clip a row: its sample id, true and top-1 predicted gloss (the confusion
+    matrix's cells, as DVC's `confusion` plot template reads them)."""
+    frame = pd.DataFrame({"sample": [str(i) for i in ids],
+                          "actual": [glosses[int(k)] for k in labels],
+                          "predicted": [glosses[int(k)] for k in np.asarray(scores).argmax(1)]})
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
+
+
 def run_figures(run_file: Path, classes_path: Path, out_dir: Path) -> list[Path]:
-    """Training curves of every stream of the run and the ensemble's test confusion matrix."""
+    """Training curves of every stream of the run and the ensemble's test confusion matrix
+    (returned: these PNGs), and the matrix's clips as predictions.csv beside them."""
     from ..data.manifest import read_classes
 
     run_file, record = _run_record(run_file)
@@ -140,12 +162,15 @@ def run_figures(run_file: Path, classes_path: Path, out_dir: Path) -> list[Path]
         path = out_dir / CURVES.format(stream=entry["stream"])
         plot_training_curves(pd.read_csv(run_file.parent / entry["dir"] / "log.csv"), entry["stream"], path)
         written.append(path)
-    confusion = ensemble_test_confusion(run_file, record)
+    ids, labels, scores = ensemble_test_scores(run_file, record)
+    confusion = confusion_matrix(scores, labels)
     glosses = [str(g) for g in read_classes(classes_path)["gloss"]]
     top1 = np.trace(confusion) / max(int(confusion.sum()), 1)
     path = out_dir / CONFUSION
     plot_confusion(confusion, glosses, path, f"{record['dataset']}: {len(record['streams'])}-stream ensemble, "
                    f"test ({record['rule']} rule), top-1 {100 * top1:.1f} %")
     written.append(path)
-    log.info("figures: %d files -> %s", len(written), out_dir)
+    # the same clips as data, for `dvc plots` (not a figure: not in the list returned)
+    write_predictions(ids, labels, scores, glosses, out_dir / PREDICTIONS)
+    log.info("figures: %d files and %s -> %s", len(written), PREDICTIONS, out_dir)
     return written

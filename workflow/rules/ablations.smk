@@ -20,53 +20,71 @@ TABLE_REPORT = {
 
 rule keypoint_preset:
     input:
-        f"{RES}/pose/index.json",
+        index=rules.pose.output.index,
+        code=code("keypoints"),
     output:
         directory(f"{RES}/keypoint_presets/{{preset}}"),
     wildcard_constraints:
         preset="|".join(ABL["keypoints"]) or "$^",
     params:
-        keypoints=config["keypoints"],
-        presets=config["presets"],
+        **values("keypoints", preset=True),
+        pose_dir=subpath(input.index, parent=True),
+    log:
+        log_file("keypoint_presets/{preset}"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline keypoints --pose {RES}/pose --out {RES}/keypoint_presets/{{wildcards.preset}} "
-        f"--preset {{wildcards.preset}}"
+        "python -m pipeline keypoints --pose {params.pose_dir} --out {output} --preset {wildcards.preset} > {log} 2>&1"
 
 
 rule ablate:
     input:
-        ablation_inputs,
+        unpack(ablation_inputs),
     output:
-        train_outputs(f"{RES}/ablations/{{run}}"),
+        **train_outputs(f"{RES}/ablations/{{run}}"),
     wildcard_constraints:
         run="|".join(ABL["runs"]) or "$^",
     params:
-        seed=config["seed"],
-        model=config["model"],
-        train=config["train"],
-        mc=config["mc"],
-        presets=config["presets"],   # the file's presets (the values above have them applied)
-        ablations=lambda wc: ABL["runs"][wc.run],   # only this run's settings
-        cmd=ablation_cmd,
+        **values("train"),
+        run=lambda wildcards: ABL["runs"][wildcards.run],   # ablations.runs.<run>: its terms, texts, keypoints, stream
+        stream=lambda wildcards: ABL["runs"][wildcards.run]["stream"],
+        out_dir=subpath(output.model, parent=True),
+    log:
+        log_file("ablations/{run}"),
+    benchmark:
+        benchmark_file("ablations/{run}")
     threads: config["train"]["threads"]
+    resources:
+        **job_resources("train"),
+    retries: config["resources"]["train_retries"]   # a retry resumes from the last epoch's checkpoint
+    conda:
+        CONDA_ENV
     shell:
-        "{params.cmd}"
+        "python -m pipeline train --stream {params.stream} --keypoints {input.keypoints} --manifest {input.manifest} "
+        "--classes {input.classes} --text {input.text} --ablation {wildcards.run} --out {params.out_dir} > {log} 2>&1"
 
 
 rule tables:
     input:
-        f"{RES}/metrics.json",
-        f"{RES}/classes.csv",
-        expand(f"{RES}/ablations/{{run}}/metrics.json", run=list(ABL["runs"])),
-        expand(f"{RES}/ablations/{{run}}/scores.npz", run=list(ABL["runs"])),
+        metrics=rules.ensemble.output.metrics,
+        classes=rules.manifest.output.classes,
+        runs=expand(f"{RES}/ablations/{{run}}/metrics.json", run=list(ABL["runs"])),
+        scores=expand(f"{RES}/ablations/{{run}}/scores.npz", run=list(ABL["runs"])),
+        code=code("tables"),
     output:
         [f"{RES}/tables/{name}" for name in TABLE_FILES],
         [report(f"{RES}/tables/{name}", caption=f"../report/{caption}", category="Tables (paper)",
                 subcategory=sub, labels={"table": label}) for name, (caption, sub, label) in TABLE_REPORT.items()],
     params:
-        ablations=ABL,
-        mc=config["mc"],
-        keypoints=config["keypoints"],
-        describe=config["describe"],
+        **values("tables"),
+        out_dir=lambda wildcards, output: Path(output[0]).parent,
+    log:
+        log_file("tables"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline tables --results results --out-dir {RES}/tables"
+        "python -m pipeline tables --results results --out-dir {params.out_dir} > {log} 2>&1"

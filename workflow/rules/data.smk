@@ -1,73 +1,94 @@
-# manifest -> pose -> keypoints. `params:` carry the params sections a rule reads, so
-# snakemake reruns a rule when they change (as DVC does from dvc.yaml's params).
-
-import shlex
+# manifest -> pose -> keypoints. Each rule's inputs include the code it runs, and its `params:`
+# the keys it reads (common.smk), so an edit of either reruns it (as DVC does from dvc.yaml).
 
 # A checkpoint: the number of pose shards (one job each) is known once the manifest exists.
 checkpoint manifest:
+    input:
+        code=code("manifest"),
     output:
-        f"{RES}/manifest.parquet",
-        f"{RES}/classes.csv",
-        f"{RES}/corpus.json",
-        directory(f"{RES}/knowledge"),
+        manifest=f"{RES}/manifest.parquet",
+        classes=f"{RES}/classes.csv",
+        corpus=f"{RES}/corpus.json",
+        knowledge=directory(f"{RES}/knowledge"),
     params:
-        dataset=config["dataset"],
-        seed=config["seed"],
-        synthetic=config.get("synthetic"),
-        datasets=config["datasets"],
+        **values("manifest"),
+        out_dir=subpath(output.manifest, parent=True),
+        # `--config dataset_root=PATH` (Snakefile): the manifest's --root
+        root="" if DATASET_ROOT is None else f" --root {shlex.quote(str(DATASET_ROOT))}",
+    log:
+        log_file("manifest"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline manifest --out-dir {RES}" + (f" --root {shlex.quote(str(DATASET_ROOT))}"
-                                                          if DATASET_ROOT is not None else "")
-
-
-POSE_CMD = (f"python -m pipeline pose --manifest {RES}/manifest.parquet --corpus {RES}/corpus.json "
-            f"--out {RES}/pose")
-# What a shard depends on: the active backend's settings, not the others' (and not
-# `workers`, which parallelises only the single-process run of dvc repro; here --cores does).
-POSE_PARAMS = {k: config["pose"][k] for k in ("backend", "shard_size", "on_error", "min_decoded_fraction", "min_frames")}
-POSE_PARAMS["settings"] = config["pose"].get(POSE_SETTINGS.get(config["pose"]["backend"], ""))
+        "python -m pipeline manifest --out-dir {params.out_dir}{params.root} > {log} 2>&1"
 
 
 rule pose_shard:
     input:
-        f"{RES}/manifest.parquet",
-        f"{RES}/corpus.json",
+        manifest=rules.manifest.output.manifest,
+        corpus=rules.manifest.output.corpus,
+        code=code("pose"),
     output:
-        f"{RES}/pose/shard-{{shard}}.parquet",
+        shard=f"{RES}/pose/shard-{{shard}}.parquet",
     wildcard_constraints:
         shard=r"\d{5}",
     params:
-        pose=POSE_PARAMS,
-        presets=config["presets"],
+        **values("pose"),
+        out_dir=subpath(output.shard, parent=True),
+    log:
+        log_file("pose/shard-{shard}"),
+    benchmark:
+        benchmark_file("pose/shard-{shard}")
     threads: 1
+    resources:
+        **job_resources("pose"),
+    conda:
+        CONDA_ENV
     shell:
-        f"{POSE_CMD} --shard {{wildcards.shard}}"
+        "python -m pipeline pose --manifest {input.manifest} --corpus {input.corpus} --out {params.out_dir} "
+        "--shard {wildcards.shard} > {log} 2>&1"
 
 
 # Checks the shards, then writes the index and the quarantine list (what `dvc repro`'s
 # single pose stage does after computing the shards itself).
 rule pose:
     input:
-        f"{RES}/manifest.parquet",
-        f"{RES}/corpus.json",
-        pose_shard_files,
+        manifest=rules.manifest.output.manifest,
+        corpus=rules.manifest.output.corpus,
+        shards=pose_shard_files,
+        code=code("pose"),
     output:
-        f"{RES}/pose/index.json",
-        f"{RES}/pose/quarantine.csv",
+        index=f"{RES}/pose/index.json",
+        quarantine=f"{RES}/pose/quarantine.csv",
     params:
-        pose=POSE_PARAMS,
-        presets=config["presets"],
+        **values("pose"),
+        out_dir=subpath(output.index, parent=True),
+    log:
+        log_file("pose/index"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        POSE_CMD
+        "python -m pipeline pose --manifest {input.manifest} --corpus {input.corpus} --out {params.out_dir} > {log} 2>&1"
 
 
 rule keypoints:
     input:
-        f"{RES}/pose/index.json",
+        index=rules.pose.output.index,
+        code=code("keypoints"),
     output:
         directory(f"{RES}/keypoints"),
     params:
-        keypoints=config["keypoints"],
-        presets=config["presets"],
+        **values("keypoints"),
+        pose_dir=subpath(input.index, parent=True),
+    log:
+        log_file("keypoints"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline keypoints --pose {RES}/pose --out {RES}/keypoints"
+        "python -m pipeline keypoints --pose {params.pose_dir} --out {output} > {log} 2>&1"

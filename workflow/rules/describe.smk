@@ -1,46 +1,69 @@
 # Knowledge-base index -> GSP descriptions, one job per Table 4 variant.
 KB = config["knowledge"]["path"]
 
+
 rule kb_index:
     input:
-        KB,
+        knowledge=KB,
+        code=code("kb-index"),
     output:
         directory(f"{RES}/kb_index"),
     params:
-        knowledge=config["knowledge"],
+        **values("kb-index"),
+    log:
+        log_file("kb_index"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline kb-index --knowledge {KB} --out {RES}/kb_index"
+        "python -m pipeline kb-index --knowledge {input.knowledge} --out {output} > {log} 2>&1"
 
 
 rule describe:
     input:
-        f"{RES}/classes.csv",
-        KB,
-        f"{RES}/kb_index",
+        classes=rules.manifest.output.classes,
+        knowledge=KB,
+        index=rules.kb_index.output,
+        code=code("describe"),
     output:
-        f"{RES}/descriptions/{{variant}}.jsonl",
-        f"{RES}/descriptions/{{variant}}.md",
+        jsonl=f"{RES}/descriptions/{{variant}}.jsonl",
+        report=f"{RES}/descriptions/{{variant}}.md",
     wildcard_constraints:
         variant="label|llm|kb|gsp",
     params:
-        knowledge=config["knowledge"],
-        describe=config["describe"],
+        **values("describe"),
+    log:
+        log_file("describe/{variant}"),
+    benchmark:
+        benchmark_file("describe/{variant}")
+    resources:
+        **job_resources("describe"),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline describe --variant {{wildcards.variant}} --classes {RES}/classes.csv "
-        f"--knowledge {KB} --index {RES}/kb_index --out {RES}/descriptions/{{wildcards.variant}}.jsonl "
-        f"--report {RES}/descriptions/{{wildcards.variant}}.md"
+        "python -m pipeline describe --variant {wildcards.variant} --classes {input.classes} "
+        "--knowledge {input.knowledge} --index {input.index} --out {output.jsonl} --report {output.report} > {log} 2>&1"
 
 
 rule embed:
     input:
-        f"{RES}/descriptions/{{variant}}.jsonl",
-        f"{RES}/classes.csv",
+        descriptions=rules.describe.output.jsonl,
+        classes=rules.manifest.output.classes,
+        code=code("embed"),
     output:
         f"{RES}/text/{{variant}}.safetensors",
     wildcard_constraints:
         variant="label|llm|kb|gsp",
     params:
-        embed=config["embed"],
+        **values("embed"),
+    log:
+        log_file("embed/{variant}"),
+    benchmark:
+        benchmark_file("embed/{variant}")
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline embed --descriptions {RES}/descriptions/{{wildcards.variant}}.jsonl "
-        f"--classes {RES}/classes.csv --out {RES}/text/{{wildcards.variant}}.safetensors"
+        "python -m pipeline embed --descriptions {input.descriptions} --classes {input.classes} --out {output} > {log} 2>&1"

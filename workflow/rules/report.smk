@@ -11,27 +11,44 @@ FIGURES = f"{RES}/figures"
 
 rule figures:
     input:
-        f"{RES}/run.json",
-        f"{RES}/classes.csv",
-        expand(f"{RES}/train/{{stream}}/log.csv", stream=STREAMS),
-        expand(f"{RES}/train/{{stream}}/scores.npz", stream=STREAMS),
+        run=rules.ensemble.output.run,
+        classes=rules.manifest.output.classes,
+        logs=expand(f"{RES}/train/{{stream}}/log.csv", stream=STREAMS),
+        scores=expand(f"{RES}/train/{{stream}}/scores.npz", stream=STREAMS),
+        code=code("figures"),
     output:
         [report(f"{FIGURES}/curves-{stream}.png", caption="../report/curves.rst", category="Training curves",
                 labels={"stream": stream}) for stream in STREAMS],
         report(f"{FIGURES}/confusion.png", caption="../report/confusion.rst", category="Evaluation",
                labels={"result": "confusion matrix (ensemble, test)"}),
+        # the same test predictions as rows (sample, actual, predicted): dvc plots' confusion matrix
+        predictions=f"{FIGURES}/predictions.csv",
+    params:
+        out_dir=subpath(output.predictions, parent=True),
+    log:
+        log_file("figures"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline figures --run {RES}/run.json --classes {RES}/classes.csv --out-dir {FIGURES}"
+        "python -m pipeline figures --run {input.run} --classes {input.classes} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule describe_page:
     input:
-        f"{RES}/descriptions/{{variant}}.md",
+        markdown=rules.describe.output.report,
+        code=code("page"),
     output:
         report(f"{RES}/descriptions/{{variant}}.html", caption="../report/descriptions.rst",
                category="Descriptions", labels={"variant": "{variant}"}),
     wildcard_constraints:
         variant="label|llm|kb|gsp",
+    log:
+        log_file("describe_page/{variant}"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline page --markdown {RES}/descriptions/{{wildcards.variant}}.md "
-        f"--out {RES}/descriptions/{{wildcards.variant}}.html"
+        "python -m pipeline page --markdown {input.markdown} --out {output} > {log} 2>&1"

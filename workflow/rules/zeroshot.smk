@@ -8,23 +8,28 @@ ZS = config["zeroshot"]
 
 rule zeroshot:
     input:
-        f"{RES}/keypoints",
-        f"{RES}/manifest.parquet",
-        f"{RES}/classes.csv",
-        expand(f"{RES}/text/{{variant}}.safetensors", variant=ZS["variants"]),
+        keypoints=rules.keypoints.output[0],
+        manifest=rules.manifest.output.manifest,
+        classes=rules.manifest.output.classes,
+        texts=expand(f"{RES}/text/{{variant}}.safetensors", variant=ZS["variants"]),
+        code=code("zeroshot"),
     output:
-        f"{RES}/zeroshot/metrics.json",
-        f"{RES}/zeroshot/metrics.md",
-        report(f"{RES}/zeroshot/metrics.html", caption="../report/zeroshot.rst", category="Zero-shot",
-               labels={"result": "unseen classes from their texts"}),
+        json=f"{RES}/zeroshot/metrics.json",
+        md=f"{RES}/zeroshot/metrics.md",
+        html=report(f"{RES}/zeroshot/metrics.html", caption="../report/zeroshot.rst", category="Zero-shot",
+                    labels={"result": "unseen classes from their texts"}),
     params:
-        seed=config["seed"],
-        model=config["model"],
-        train=config["train"],
-        mc=config["mc"],
-        presets=config["presets"],   # the file's presets (the values above have them applied)
-        zeroshot=ZS,
+        **values("zeroshot"),
+        text_dir=lambda wildcards, input: Path(input.texts[0]).parent,
+        out_dir=subpath(output.json, parent=True),
+    log:
+        log_file("zeroshot"),
     threads: config["train"]["threads"]   # the loop's torch intra-op threads
+    resources:
+        **job_resources("train"),
+    retries: config["resources"]["train_retries"]   # each variant's training resumes from its checkpoint (train_stream)
+    conda:
+        CONDA_ENV
     shell:
-        f"python -m pipeline zeroshot --keypoints {RES}/keypoints --manifest {RES}/manifest.parquet "
-        f"--classes {RES}/classes.csv --text-dir {RES}/text --out-dir {RES}/zeroshot"
+        "python -m pipeline zeroshot --keypoints {input.keypoints} --manifest {input.manifest} --classes {input.classes} "
+        "--text-dir {params.text_dir} --out-dir {params.out_dir} > {log} 2>&1"
