@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .config import ParamsError, load_params
+from .names import STREAMS, VARIANTS
 
 log = logging.getLogger("pipeline")
 
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_kb_index)
 
     p = sub.add_parser("describe", help="GSP descriptions per class (one Table 4 variant) -> jsonl + report")
-    p.add_argument("--variant", required=True, choices=["label", "llm", "kb", "gsp"])
+    p.add_argument("--variant", required=True, choices=VARIANTS)
     p.add_argument("--classes", type=Path, required=True)
     p.add_argument("--knowledge", type=Path, required=True)
     p.add_argument("--index", type=Path, required=True, help="the kb-index directory")
@@ -189,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_embed)
 
     p = sub.add_parser("train", help="train one stream; checkpoints every epoch and resumes")
-    p.add_argument("--stream", required=True, choices=["joint", "bone", "joint_motion", "bone_motion"])
+    p.add_argument("--stream", required=True, choices=STREAMS)
     p.add_argument("--keypoints", type=Path, required=True)
     p.add_argument("--manifest", type=Path, required=True)
     p.add_argument("--classes", type=Path, required=True)

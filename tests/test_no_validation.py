@@ -14,7 +14,7 @@ from pipeline.io import atomic_dir
 from pipeline.evaluate.stages import run_ensemble
 from pipeline.text.bank import TextBank
 from pipeline.train.stages import run_train
-from pipeline.train.streams import STREAMS
+from pipeline.names import STREAMS
 
 CLASSES = ["hello", "thanks", "house"]
 PARENTS = [-1, 0, 1, 0, 3]          # a 5-point tree: enough for bone streams

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.evaluate import figures
 from pipeline.evaluate.ensemble import combine
-from pipeline.evaluate.metrics import confusion_matrix
+from pipeline.metrics import confusion_matrix
 from pipeline.evaluate.pages import markdown_page
 
 PNG = b"\x89PNG\r\n\x1a\n"

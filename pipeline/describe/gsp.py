@@ -25,8 +25,6 @@ from .knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("label", "llm", "kb", "gsp")
-
 
 class MissingKnowledge(LookupError):
     pass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import accuracy_report, topk_accuracy
+from ..metrics import accuracy_report, topk_accuracy
 
 WEIGHT_GRID = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 RULES = ("scores", "softmax")

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path
+from ..metrics import confusion_matrix
 from .ensemble import combine, load_stream_scores
-from .metrics import confusion_matrix
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from ..train.bundle import BUNDLE
+from ..names import BUNDLE
 
 RUN = "run.json"
 RUN_FORMAT = "gspmc-run/1"

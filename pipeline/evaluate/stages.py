@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from ..io import write_json
-from ..train.streams import STREAMS
+from ..names import STREAMS
 from .ensemble import ensemble
 from .run_record import run_record
 

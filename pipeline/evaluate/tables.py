@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..data.wholebody import get_preset
-from ..train.mc import TERMS
-from ..train.streams import STREAMS
+from ..metrics import confusion_matrix, per_class_accuracy
+from ..names import MC_TERMS as TERMS
+from ..names import STREAMS
 from .figures import pyplot, save_png
-from .metrics import confusion_matrix, per_class_accuracy
 from .pages import markdown_page
 from .published import TABLE2_SLR500, TABLE3_AUTSL, TABLE4_ROWS, TABLE5_TOP1, TABLE6
 

@@ -23,11 +23,10 @@ import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..evaluate.ensemble import ensemble
-from ..evaluate.metrics import accuracy_report
-from ..evaluate.ensemble import load_stream_scores
+from ..evaluate.ensemble import ensemble, load_stream_scores
 from ..io import write_json, write_text
-from ..train.streams import STREAMS
+from ..metrics import accuracy_report
+from ..names import STREAMS
 from .stats import paired_interval
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..data.shards import read_shard_meta, shard_paths
 from ..evaluate.ensemble import split_report
-from ..evaluate.metrics import confusion_matrix, per_class_accuracy
+from ..metrics import confusion_matrix, per_class_accuracy
 from ..train.bundle import keypoint_spec
 from ..train.data import load_splits
 from .inputs import ClipReader, expand_inputs, keypoints_mismatch

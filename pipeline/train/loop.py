@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..evaluate.metrics import accuracy_report
+from ..metrics import accuracy_report
 from ..guards import NonFiniteError, require_finite
 from ..io import atomic_path, write_json
 from ..model.ctrgcn import CTRGCN, count_parameters

@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 
 from ..model.losses import bidirectional_multi_positive
+from ..names import MC_TERMS as TERMS  # noqa: F401  (re-exported: the terms this module computes)
 from ..text.bank import PARTS
-
-TERMS = ("global", "synonym", "parts")
 
 
 def pick_synonyms(bank: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

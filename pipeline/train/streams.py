@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
+from ..names import STREAMS  # noqa: F401  (re-exported: the streams this module computes)
 
 
 def bones(x: np.ndarray, parents: tuple[int, ...]) -> np.ndarray:

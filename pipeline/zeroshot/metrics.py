@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluate.metrics import accuracy_report, topk_accuracy
+from ..metrics import accuracy_report, topk_accuracy
 
 
 def chance_topk(k: int, candidates: int) -> float:

@@ -30,7 +30,7 @@ rule describe:
         jsonl=f"{RES}/descriptions/{{variant}}.jsonl",
         report=f"{RES}/descriptions/{{variant}}.md",
     wildcard_constraints:
-        variant="label|llm|kb|gsp",
+        variant="|".join(VARIANTS),
     params:
         **values("describe"),
     log:
@@ -54,7 +54,7 @@ rule embed:
     output:
         f"{RES}/text/{{variant}}.safetensors",
     wildcard_constraints:
-        variant="label|llm|kb|gsp",
+        variant="|".join(VARIANTS),
     params:
         **values("embed"),
     log:

@@ -43,7 +43,7 @@ rule describe_page:
         report(f"{RES}/descriptions/{{variant}}.html", caption="../report/descriptions.rst",
                category="Descriptions", labels={"variant": "{variant}"}),
     wildcard_constraints:
-        variant="label|llm|kb|gsp",
+        variant="|".join(VARIANTS),
     log:
         log_file("describe_page/{variant}"),
     resources:

@@ -1,0 +1,8 @@
+"""The vocabularies more than one stage family uses, at the bottom of the package (it imports
+nothing): train and evaluate, the CLI's choices and the workflow's wildcard constraints read
+them here, and a test checks the params schema's enums against them."""
+
+STREAMS = ("joint", "bone", "joint_motion", "bone_motion")   # the inputs train/streams.py computes
+MC_TERMS = ("global", "synonym", "parts")                     # the multi-positive terms (train/mc.py)
+VARIANTS = ("label", "llm", "kb", "gsp")                      # description sources (Table 4; describe/gsp.py)
+BUNDLE = "bundle.json"                                        # a trained stream's self-description (train/bundle.py)
