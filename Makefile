@@ -26,14 +26,15 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) all
 	@echo "Metrics: results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["dataset"])')/metrics.json"
 
-# two workers, one test file each at a time (a file's DAG fixture is built once): the DAG runs
-# leave a core idle often enough that this takes ~2/3 of the serial time on 2 cores
+# two workers, one test file each at a time (a file's DAG fixture is built once), the long
+# files first (tests/conftest.py): the DAG runs leave a core idle often enough that this takes
+# ~2/3 of the serial time on 2 cores
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # the edit-test loop: everything but the end-to-end runs of the DAG
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark train

@@ -77,3 +77,14 @@ def tool_env() -> dict:
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
     return env
+
+
+# The files that each build a DAG and take minutes, longest first. `make test` runs two xdist
+# workers that take whole files in collection order (--dist loadfile --no-loadscope-reorder):
+# starting with these spreads them over both workers instead of queueing two behind each other.
+LONG_FILES = ("test_end_to_end.py", "test_dvc_workflow.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))    # stable: files keep their order
