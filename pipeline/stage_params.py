@@ -5,14 +5,15 @@ dvc.yaml lists the same keys, plus `presets.${dataset}` where a stage reads a se
 may override (DVC reads params.yaml as written). tests/test_dag.py compares the two.
 
 Left out on purpose, as they change speed or where a cache lives, never a result:
-pose.workers, describe.cache_dir, embed.cache; and what only shapes the DAG (describe.variants:
-one describe job per variant; ablations.keypoints: one keypoints job per preset), or runs
-outside it (experiments). UNUSED_KEYS names them; a test checks every key of params.yaml is
+pose.workers, describe.cache_dir, embed.cache; what only shapes the DAG (ablations.keypoints:
+one keypoints job per preset; describe.variants too, except for the tables, which read it), or
+runs outside it (experiments). UNUSED_KEYS names them; a test checks every key of params.yaml is
 read by a stage or named there.
 """
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 
 # the backend, its checks and every backend's settings: what the train stage's bundle records
@@ -36,11 +37,12 @@ STAGE_PARAMS = {
     "figures": (),
     "page": (),
 }
-UNUSED_KEYS = ("pose.workers", "describe.cache_dir", "describe.variants", "embed.cache", "ablations.keypoints",
+UNUSED_KEYS = ("pose.workers", "describe.cache_dir", "embed.cache", "ablations.keypoints",
                "experiments", "presets", "knowledge.path", "resources")
 SCHEMA = Path(__file__).resolve().parent / "params.schema.json"
 
 
+@cache
 def preset_sections() -> tuple[str, ...]:
     """The sections a preset may override (the schema's presets.<dataset> properties)."""
     schema = json.loads(SCHEMA.read_text())
@@ -61,7 +63,8 @@ def stage_params(command: str, *, preset: bool = False, ablation: str | None = N
 
 def reads_preset(keys: tuple[str, ...]) -> bool:
     """Whether presets.<dataset> can change one of `keys` (DVC must then list it)."""
-    return any(k.split(".")[0] in preset_sections() for k in keys)
+    sections = preset_sections()
+    return any(k.split(".")[0] in sections for k in keys)
 
 
 def lookup(params: dict, key: str):
