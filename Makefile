@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Never reach for a model hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test test-fast bench dag lock clean
+.PHONY: setup demo lint test test-fast bench dag lock clean
 
 setup: $(STAMP)
 
@@ -26,14 +26,19 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) all
 	@echo "Metrics: results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["dataset"])')/metrics.json"
 
+# pyflakes, pycodestyle, bugbear, import order (pyproject.toml [tool.ruff]); the Snakefile and
+# rules are checked by `snakemake --lint` (.ci/run)
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests
+
 # two workers, one test file each at a time (a file's DAG fixture is built once), the long
 # files first (tests/conftest.py): the DAG runs leave a core idle often enough that this takes
 # ~2/3 of the serial time on 2 cores
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # the edit-test loop: everything but the end-to-end runs of the DAG
-test-fast: $(STAMP)
+test-fast: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
 
 bench: $(STAMP)

@@ -9,7 +9,6 @@ from snakemake.utils import validate
 
 from pipeline.config import apply_preset, check_snakemake_config, with_dataset_root
 from pipeline.io import damaged_folders
-from pipeline.pose.backends.registry import SETTINGS as POSE_SETTINGS
 from pipeline.names import STREAMS, VARIANTS
 
 configfile: "params.yaml"

@@ -48,7 +48,8 @@ def _random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: in
     cost does not depend on what the texts say."""
     import numpy as np
 
-    from .text.bank import PARTS, TextBank
+    from .data.wholebody import PART_NAMES
+    from .text.bank import TextBank
     rng = np.random.default_rng(0)
     unit = lambda *s: (lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True))(  # noqa: E731
         rng.normal(size=(*s, dim)).astype(np.float32))
@@ -56,7 +57,7 @@ def _random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: in
     eye = np.eye(num_class, dtype=bool)
     return TextBank(unit(num_class), eye, unit(num_class, synonyms), np.ones((num_class, synonyms), bool),
                     np.repeat(eye[:, None], synonyms, 1), unit(M), np.repeat(eye, segments, 0),
-                    rng.random((M, len(PARTS))) < 0.4, {})
+                    rng.random((M, len(PART_NAMES))) < 0.4, {})
 
 
 def measure_training(shape: dict, steps: int, threads: int) -> dict:

@@ -19,7 +19,7 @@ def _manifest(args, params):
 
 def _pose(args, params):
     from .pose.stages import run_pose
-    run_pose(params, args.manifest, args.corpus, args.out, args.shard,
+    run_pose(params, args.manifest, args.out, args.shard,
              args.workers if args.workers is not None else params["pose"]["workers"])
 
 
@@ -156,7 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")
     p.add_argument("--manifest", type=Path, required=True)
-    p.add_argument("--corpus", type=Path, help="corpus.json (pose.backend synthetic: the demo dataset)")
     p.add_argument("--out", type=Path, required=True, help="pose shard directory")
     p.add_argument("--shard", type=int, help="compute this shard only (one job); without it: every shard "
                    "that is not up to date, then index.json and quarantine.csv")
@@ -207,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_ensemble)
 
     p = sub.add_parser("tables", help="the paper's Tables 2-6, class-wise gains and confusions from results/")
-    p.add_argument("--results", type=Path, required=True, help="the results folder (all datasets)")
+    p.add_argument("--results", type=Path, required=True, help="the dataset's results folder, results/<dataset>")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/tables")
     p.set_defaults(func=_tables)
 

@@ -16,8 +16,10 @@ class ParamsError(ValueError):
 
 
 def schema() -> dict:
-    """The params schema. It ships inside the package (workflow/schemas holds the same
-    file for snakemake's `validate`; a test keeps the two identical)."""
+    """The params schema. It ships inside the package: pipeline/params.schema.json is a
+    link to workflow/schemas/params.schema.json (what snakemake's `validate` reads), and
+    packaging copies the file it points to, so an installed `gspmc` validates as the
+    workflow does."""
     return json.loads(resources.files("pipeline").joinpath("params.schema.json").read_text())
 
 
@@ -158,7 +160,8 @@ def with_dataset_root(params: dict, root: str) -> dict:
     section = params["datasets"].get(params["dataset"])
     if section is None or "root" not in section:
         raise ParamsError(f"--config dataset_root={root}: dataset {params['dataset']!r} is generated, it has no "
-                          f"root to override; it applies to {', '.join(k for k, v in params['datasets'].items() if 'root' in v)}")
+                          f"root to override; it applies to "
+                          f"{', '.join(k for k, v in params['datasets'].items() if 'root' in v)}")
     if not root:
         raise ParamsError("--config dataset_root= is empty: give the folder of the dataset")
     params["datasets"][params["dataset"]]["root"] = str(root)

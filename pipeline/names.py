@@ -5,4 +5,5 @@ them here, and a test checks the params schema's enums against them."""
 STREAMS = ("joint", "bone", "joint_motion", "bone_motion")   # the inputs train/streams.py computes
 MC_TERMS = ("global", "synonym", "parts")                     # the multi-positive terms (train/mc.py)
 VARIANTS = ("label", "llm", "kb", "gsp")                      # description sources (Table 4; describe/gsp.py)
+GROUNDED_VARIANTS = ("kb", "gsp")                             # those that retrieve dictionary entries
 BUNDLE = "bundle.json"                                        # a trained stream's self-description (train/bundle.py)

@@ -8,12 +8,14 @@ checks it), so editing the training loop reruns training and what follows, and n
 Decisions: the stage's own sub-package counts whole (a folder dep: a new file in it is
 part of the stage, as are its data files such as the describe prompts); from the rest of the
 package only the modules actually imported (and their packages' `__init__.py`). Imports are
-read from the source (ast), also those inside functions, so a lazily imported module counts.
+read from the source (ast), also those inside functions, so a lazily imported module counts,
+and so do the "pipeline.x.y:Name" strings by which registries name what they import on use.
 Standard library only: the Snakefile imports this before anything runs.
 """
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +23,8 @@ PACKAGE = Path(__file__).resolve().parent
 NAME = PACKAGE.name
 # read at run time by config.py: every stage validates params.yaml against it
 DATA_FILES = ("params.schema.json",)
+# "pipeline.x.y:Name": how a registry names an implementation it imports when asked for
+REGISTRY_TARGET = re.compile(rf"^{NAME}(\.\w+)+:\w+$")
 
 
 def _module_file(module: str) -> Path | None:
@@ -57,6 +61,8 @@ def _imported(path: Path, nodes: list[ast.AST] | None = None) -> set[str]:
             found.add(base)
             # `from .x import y`: y may be a module of package x
             found |= {f"{base}.{a.name}" for a in node.names if _module_file(f"{base}.{a.name}")}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and REGISTRY_TARGET.match(node.value):
+            found.add(node.value.partition(":")[0])     # a registry's "module:attribute" (registry.py)
     return {m for m in found if _module_file(m)}
 
 
@@ -136,3 +142,39 @@ def stage_code_files(command: str, root: Path | str = ".") -> list[str]:
     """stage_code with each folder expanded to its files (what snakemake takes as inputs:
     a folder's time changes only when an entry is added or removed)."""
     return list(_stage_code_files(command, str(root)))
+
+
+def sync_dvc_yaml(path: Path | str) -> bool:
+    """Rewrite the code deps of every `python -m pipeline <command>` stage in a dvc.yaml to
+    stage_code(command), keeping everything else (comments included) as written. Returns
+    whether the file changed. `python -m pipeline.stage_code dvc.yaml experiments/dvc.yaml`
+    after an import changes; tests/test_dag.py says when it is due."""
+    path = Path(path)
+    lines = path.read_text().splitlines(keepends=True)
+    out, command, k = [], None, 0
+    while k < len(lines):
+        line = lines[k]
+        words = line.split()
+        if words[:4] == ["cmd:", "python", "-m", NAME] and len(words) > 4:
+            command = words[4]
+        stripped = line.lstrip()
+        if command and stripped.startswith(f"- {NAME}/"):
+            indent = line[:len(line) - len(stripped)]
+            while k < len(lines) and lines[k].lstrip().startswith(f"- {NAME}/"):
+                k += 1
+            out += [f"{indent}- {rel}\n" for rel in stage_code(command)]
+            command = None
+            continue
+        out.append(line)
+        k += 1
+    text = "".join(out)
+    if text == path.read_text():
+        return False
+    path.write_text(text)
+    return True
+
+
+if __name__ == "__main__":
+    import sys
+    for name in sys.argv[1:]:
+        print(f"{name}: {'updated' if sync_dvc_yaml(name) else 'up to date'}")

@@ -16,10 +16,12 @@ import json
 from functools import cache
 from pathlib import Path
 
+from .pose.backends.registry import SETTINGS_SECTIONS
+
 # the backend, its checks and every backend's settings: what the train stage's bundle records
 # (how videos are to be read at predict time, pipeline/train/bundle.py)
 POSE_KEYS = ("pose.backend", "pose.min_decoded_fraction", "pose.min_frames",
-             "pose.mediapipe", "pose.rtmw", "pose.mmpose", "pose.importer")
+             *(f"pose.{section}" for section in SETTINGS_SECTIONS))
 KEYPOINT_KEYS = ("keypoints.normalise", "keypoints.min_score", "keypoints.mirror_left_handed")
 
 STAGE_PARAMS = {

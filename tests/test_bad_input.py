@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import make_workdir, tiny_params, tool_env
+
 from pipeline.config import ParamsError, check_snakemake_config, validate_params
 from pipeline.data.manifest import check_manifest
 
@@ -50,6 +50,7 @@ def test_bad_params_name_the_key_and_touch_nothing(workdir, mutate, needle):
     assert _snapshot(workdir / "results") == before
 
 
+@pytest.mark.slow
 def test_label_outside_the_class_list_names_the_sample(workdir):
     classes = workdir / "results/demo/classes.csv"
     table = pd.read_csv(classes)

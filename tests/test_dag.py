@@ -4,11 +4,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+from conftest import BIN, ROOT, tool_env
 from dvc.repo import Repo
 
-from conftest import BIN, ROOT, tool_env
-from pipeline.stage_code import stage_code
+from pipeline.stage_code import stage_code, sync_dvc_yaml
 from pipeline.stage_params import UNUSED_KEYS, lookup, reads_preset, stage_params
 
 TARGET_RULES = {"all", "tables", "zeroshot"}  # the targets the plans are taken for
@@ -78,6 +79,7 @@ def covered(inputs: set, deps: set) -> bool:
             and all(any(inside(i, d) for i in inputs) for d in deps))
 
 
+@pytest.mark.slow
 def test_snakefile_and_dvc_yaml_are_one_dag():
     smk = snakemake_jobs(ROOT, *sorted(TARGET_RULES))
     dvc = dvc_stages(ROOT)
@@ -140,13 +142,30 @@ def test_stage_code_follows_the_imports():
     assert "pipeline/train" in train and "pipeline/model" in train and "pipeline/evaluate/tables.py" not in train
     assert not any(p.startswith("pipeline/train") for p in stage_code("pose") + stage_code("keypoints"))
     assert "pipeline/train/loop.py" in stage_code("zeroshot")
+    # a registry's "module:Class" string is an import: the demo's renderer is pose's code
+    assert "pipeline/data/synthetic/corpus.py" in stage_code("pose")
 
 
+def test_the_dvc_code_deps_are_rewritten_from_the_imports(tmp_path):
+    """`python -m pipeline.stage_code dvc.yaml experiments/dvc.yaml` keeps the code deps in
+    step with the imports: on the committed files it changes nothing; a stale list it
+    restores, comments and all."""
+    for rel in ("dvc.yaml", "experiments/dvc.yaml"):
+        text = (ROOT / rel).read_text()
+        copy = tmp_path / rel.replace("/", "-")
+        copy.write_text(text)
+        assert not sync_dvc_yaml(copy), f"{rel}: code deps out of date; run python -m pipeline.stage_code {rel}"
+        copy.write_text(text.replace("      - pipeline/io.py\n", "", 1))
+        assert sync_dvc_yaml(copy) and copy.read_text() == text
+
+
+@pytest.mark.slow
 def test_snakemake_lint_passes():
     run = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=ROOT, env=tool_env(), capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_plain_targets_leave_the_ablations_out():
     """`snakemake all` and a bare `dvc repro` build the main DAG only."""
     extra = ("ablat", "tables", "keypoint_preset", "zeroshot")
@@ -155,6 +174,7 @@ def test_plain_targets_leave_the_ablations_out():
                    for x in extra)
 
 
+@pytest.mark.slow
 def test_dvc_dag_shows_the_graph():
     out = subprocess.run([str(BIN / "dvc"), "dag", "--dot"], cwd=ROOT, env=tool_env(), capture_output=True,
                          text=True, check=True).stdout

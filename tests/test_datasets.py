@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import BIN, make_workdir, tiny_params, tool_env
+
 from pipeline.config import ParamsError, apply_preset, load_params
 from pipeline.data.adapters import DatasetLayoutError, build_dataset
 from pipeline.data.stages import run_manifest
@@ -27,7 +27,7 @@ def fake_autsl(root: Path, signers=None, npy_dir: Path | None = None) -> Path:
         (root / split).mkdir(parents=True)
         rows = []
         for s in ids:
-            for n in range(2):
+            for _ in range(2):
                 name = f"signer{s}_sample{k}"
                 (root / split / f"{name}_color.mp4").write_bytes(b"")
                 (root / split / f"{name}_depth.mp4").write_bytes(b"")
@@ -178,6 +178,7 @@ def test_presets_carry_the_papers_recipe_with_one_key(tmp_path):
         apply_preset(p)
 
 
+@pytest.mark.slow
 def test_a_real_dataset_runs_through_manifest_pose_and_keypoints(tmp_path):
     """AUTSL layout + SAM-SLR npy skeletons (the importer), through snakemake."""
     for d in ("npy", "autsl_root", "project", "dictionary"):
@@ -201,6 +202,7 @@ def test_a_real_dataset_runs_through_manifest_pose_and_keypoints(tmp_path):
     assert plan.returncode == 0 and "train" in plan.stdout and "ensemble" in plan.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["autsl", "slr500"])
 def test_tables_plan_covers_the_papers_grid_without_running_it(tmp_path, dataset):
     for d in ("root", "project", "dictionary"):

@@ -41,6 +41,7 @@ def gsp_records(demo):
     return describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
 
 
+@pytest.mark.slow
 def test_every_demo_class_gets_a_full_self_contained_description(demo, gsp_records):
     corpus, kb, retriever, kb_dir = demo
     records = gsp_records
@@ -74,6 +75,7 @@ def test_a_moving_hand_alone_is_not_the_body():
     assert "body" in tag_parts("The elbow rests on the back of the other hand.")
 
 
+@pytest.mark.slow
 def test_label_synonyms_are_restatements_not_copies(demo, gsp_records):
     """Eq. 4 from the label: each synonym names the label and keeps every clause of the
     description, in another order and wording; it is not a near-copy of the global text
@@ -108,6 +110,7 @@ def test_label_restatements_keep_every_clause_and_lead_with_another():
     assert label_restatements("night", [], 3) == []
 
 
+@pytest.mark.slow
 def test_description_synonyms_keep_the_rewording_behaviour(demo):
     corpus, kb, retriever, kb_dir = demo
     classes = [(0, corpus.signs[0].gloss)]
@@ -117,6 +120,7 @@ def test_description_synonyms_keep_the_rewording_behaviour(demo):
     assert r["synonyms"] == OfflineProvider(kb).synonyms(r["gloss"], r["global"], 3)
 
 
+@pytest.mark.slow
 def test_report_shows_only_the_knowledge_used(demo, gsp_records):
     """The Table-1 report's knowledge column holds the entries the description drew on; the
     neighbours retrieval returned, which the offline composer does not read, are named apart."""
@@ -133,6 +137,7 @@ def test_report_shows_only_the_knowledge_used(demo, gsp_records):
                 assert neighbour.text not in used and neighbour.headword in not_used
 
 
+@pytest.mark.slow
 def test_minimal_pair_texts_differ_where_the_signs_do(demo):
     corpus, kb, retriever, kb_dir = demo
     provider = OfflineProvider(kb)
@@ -141,6 +146,7 @@ def test_minimal_pair_texts_differ_where_the_signs_do(demo):
     assert texts[pair.gloss] != texts[pair.derived_from]
 
 
+@pytest.mark.slow
 def test_label_and_kb_variants(demo):
     corpus, kb, retriever, kb_dir = demo
     classes = [(0, corpus.signs[0].gloss)]
@@ -150,6 +156,7 @@ def test_label_and_kb_variants(demo):
     assert raw["global"] == kb.lookup(corpus.signs[0].gloss).text      # grounded but unrefined
 
 
+@pytest.mark.slow
 def test_class_absent_from_the_knowledge_base(demo, caplog):
     corpus, kb, retriever, kb_dir = demo
     with pytest.raises(MissingKnowledge, match="UNICORN"):
@@ -179,7 +186,8 @@ def _minimal_pdf(lines):
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -214,6 +222,7 @@ def test_entries_from_csv_and_text(tmp_path):
     assert any(e.headword is None and e.id.startswith("more-txt") for e in entries)
 
 
+@pytest.mark.slow
 def test_openai_label_synonyms_are_asked_from_the_label(demo, tmp_path, monkeypatch):
     """With an LLM, synonym_source label sends P2 ("The sign <>'s synonyms") with the label and
     the entries the description was grounded in, never the description; without the knowledge

@@ -13,9 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
-
 from conftest import BIN, ROOT, edit_params_no_demo_stage_reads, job_stats, make_workdir, tiny_params, tool_env
+
 from pipeline.names import STREAMS
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.text.bank import PARTS, TextBank
+from pipeline.data.wholebody import PART_NAMES
+from pipeline.text.bank import TextBank
 from pipeline.text.stages import run_embed
 
 RECORDS = [
@@ -24,6 +25,7 @@ def _write(tmp_path, records):
     return {"embed": {"encoder": "minilm", "cache": str(tmp_path / "cache.sqlite")}}
 
 
+@pytest.mark.slow
 def test_bank_layout_and_cache_hits(tmp_path):
     params = _write(tmp_path, RECORDS)
     stats = run_embed(params, tmp_path / "d.jsonl", tmp_path / "classes.csv", tmp_path / "bank.safetensors")
@@ -32,7 +34,7 @@ def test_bank_layout_and_cache_hits(tmp_path):
     assert bank.global_.shape == (2, 384) and bank.synonyms.shape == (2, 2, 384)
     assert bank.synonym_mask.tolist() == [[True, True], [False, False]]
     assert bank.segment_members.tolist() == [[True, False], [True, False], [False, True]]
-    assert bank.segment_parts[0, PARTS.index("left_hand")] and bank.segment_parts[0, PARTS.index("right_hand")]
+    assert all(bank.segment_parts[0, PART_NAMES.index(hand)] for hand in ("left_hand", "right_hand"))
     np.testing.assert_allclose(np.linalg.norm(bank.global_, axis=1), 1.0, atol=1e-5)
     # the same text in two roles is one vector
     np.testing.assert_array_equal(bank.global_[1], bank.segments[2])

@@ -53,7 +53,7 @@ def test_weights_are_tuned_on_val_only_and_the_rule_is_recorded(tmp_path, rule):
     val = {n: np.load(d / "scores.npz")["val_scores"] for n, d in dirs.items()}
     assert m["ensemble"]["weights"] == tune_weights(val, labels, {"joint": 0.6, "bone": 0.6}, rule)
     # new test scores change nothing that was chosen
-    for name, d in dirs.items():
+    for d in dirs.values():
         z = dict(np.load(d / "scores.npz"))
         z["test_scores"] = rng.normal(size=(40, 5))
         np.savez(d / "scores.npz", **z)

@@ -7,9 +7,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import tiny_params
 from safetensors.numpy import save_file
 
-from conftest import tiny_params
 from pipeline.data.shards import META_KEY, ShardError, read_shard, write_shard
 from pipeline.guards import NonFiniteError
 from pipeline.text.bank import TextBank, TextBankError

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import BIN, FIXTURE, needs_fixture, tool_env
+
 from pipeline.data.keypoints import prepare_clip
 from pipeline.data.shards import write_shard
 from pipeline.data.wholebody import get_preset
@@ -136,6 +136,7 @@ def test_pose_shards_are_prepared_like_the_keypoints_stage(tmp_path):
     assert clip.name.endswith(":x") and np.array_equal(clip.points, expected)
 
 
+@pytest.mark.slow
 def test_predict_cli_needs_no_params_and_writes_json_and_csv(tmp_path):
     run = make_run(tmp_path / "run")
     np.save(tmp_path / "clip.npy", wholebody_clip())
@@ -152,6 +153,7 @@ def test_predict_cli_needs_no_params_and_writes_json_and_csv(tmp_path):
     assert list(rows["rank"].dropna()) == [1, 2]
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_overlay_draws_what_the_run_sees(tmp_path):
     """--run: the run's pose settings (MediaPipe for a synthetic-trained run) and preset."""

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_workdir, tiny_params, tool_env
+
 from pipeline.data.adapters import DatasetLayoutError, build_dataset
 
 HEADER = "path,label,signer,split"

@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 
 from pipeline.data.shards import read_shard, read_shards, write_shard
-from pipeline.io import (FOLDER_MANIFEST, CorruptOutputError, atomic_dir, atomic_path, folder_problem,
-                         damaged_folders, verify_folder)
+from pipeline.io import (
+    FOLDER_MANIFEST,
+    CorruptOutputError,
+    atomic_dir,
+    atomic_path,
+    damaged_folders,
+    folder_problem,
+    verify_folder,
+)
 
 
 def test_failed_write_leaves_the_old_file(tmp_path):

@@ -1,6 +1,6 @@
 import numpy as np
-
 from conftest import ROOT
+
 from pipeline.data.keypoints import normalise, select_keypoints
 from pipeline.data.wholebody import get_preset
 

@@ -70,6 +70,7 @@ def _timed_primary(server, kb, tmp_path, **cfg) -> float:
     return time.perf_counter() - t0
 
 
+@pytest.mark.slow
 def test_retry_after_is_waited_out(tmp_path):
     with EchoServer() as server:
         server.script = ["429 retry-after=2"]

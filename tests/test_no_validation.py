@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import tiny_params
+
 from pipeline.data.shards import write_shard
-from pipeline.io import atomic_dir
 from pipeline.evaluate.stages import run_ensemble
+from pipeline.io import atomic_dir
+from pipeline.names import STREAMS
 from pipeline.text.bank import TextBank
 from pipeline.train.stages import run_train
-from pipeline.names import STREAMS
 
 CLASSES = ["hello", "thanks", "house"]
 PARENTS = [-1, 0, 1, 0, 3]          # a 5-point tree: enough for bone streams

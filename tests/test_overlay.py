@@ -5,8 +5,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import BIN, FIXTURE, needs_fixture, tool_env
+
 from pipeline.cli import main
 from pipeline.data.wholebody import get_preset
 from pipeline.infer.overlay import PART_COLOURS, draw_pose, preset_bones
@@ -80,6 +80,7 @@ def _decoded(path) -> tuple[int, tuple[int, int]]:
     return n, size
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_overlay_of_the_fixture_is_a_video_with_every_frame(tmp_path):
     out = tmp_path / "views" / "overlay.mp4"

@@ -10,9 +10,9 @@ import tomllib
 import zipfile
 from email.parser import Parser
 
-from packaging.specifiers import SpecifierSet
-
+import pytest
 from conftest import ROOT
+from packaging.specifiers import SpecifierSet
 
 NOT_LOCKED = {"mmpose"}         # extras the pinned set leaves out
 
@@ -53,6 +53,7 @@ def test_the_pinned_versions_satisfy_the_declared_ranges():
             assert pins[_name(name)] == version, requirement
 
 
+@pytest.mark.slow
 def test_the_built_wheel_carries_the_metadata(tmp_path):
     """The wheel (what `pip install .` installs) requires every top-level requirement, plainly
     or under an extra, keeps pyproject's Requires-Python and has the `gspmc` script. Built

@@ -1,8 +1,8 @@
 """Params that should be errors are errors, each naming what is wrong."""
 import pytest
 import yaml
-
 from conftest import tiny_params
+
 from pipeline.config import ParamsError, read_params, validate_params, with_dataset_root
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import FIXTURE, ROOT, make_workdir, needs_fixture, tiny_params, tool_env
+
 from pipeline.data.shards import read_shard, read_shard_meta
 from pipeline.pose.holistic_map import MESH_TO_FACE68, POSE_TO_COCO_BODY, holistic_to_wholebody
 
@@ -48,6 +48,7 @@ def fixture_pose():
     return backend({"video": str(FIXTURE)})
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_mediapipe_finds_the_signer_in_the_fixture(fixture_pose):
     x = fixture_pose
@@ -58,6 +59,7 @@ def test_mediapipe_finds_the_signer_in_the_fixture(fixture_pose):
     assert body == 58 and face == 58 and hands >= 15, (body, face, hands)
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_fixture_layout_is_consistent(fixture_pose):
     x = fixture_pose
@@ -124,6 +126,7 @@ def _video_workdir(tmp_path: Path, on_error: str) -> Path:
 POSE_ARGS = ["pose", "--manifest", "results/demo/manifest.parquet", "--out", "results/demo/pose"]
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_bad_videos_are_quarantined_and_the_rest_finish(tmp_path):
     wd = _video_workdir(tmp_path, "quarantine")
@@ -149,6 +152,7 @@ def test_bad_videos_are_quarantined_and_the_rest_finish(tmp_path):
     assert read_quarantine(wd / "results/demo/keypoints") == set(quarantine)
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_on_error_fail_fails_the_stage_naming_every_video(tmp_path):
     wd = _video_workdir(tmp_path, "fail")
@@ -261,6 +265,7 @@ def test_frames_opencv_leaves_unconverted_are_not_a_colour_video():
         next(iter_frames(OneChannelCapture()))
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_the_pose_stage_quarantines_streams_that_are_not_a_colour_video(tmp_path):
     """Beside the real fixture (which passes), through the stage: quarantine.csv names each
@@ -290,12 +295,13 @@ def test_the_pose_stage_quarantines_streams_that_are_not_a_colour_video(tmp_path
     assert list(part) == ["good"]
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_mid_run_keeps_finished_shards(tmp_path):
     params = tiny_params()
     params["pose"]["shard_size"] = 3
     wd = make_workdir(tmp_path, params)
     assert _run(wd, "manifest", "--out-dir", "results/demo").returncode == 0
-    args = ["pose", "--manifest", "results/demo/manifest.parquet", "--corpus", "results/demo/corpus.json"]
+    args = ["pose", "--manifest", "results/demo/manifest.parquet"]
     assert _run(wd, *args, "--out", "straight").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args, "--out", "killed"], cwd=wd, env=tool_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -325,7 +331,7 @@ def _importer(backend: str, folder: Path, **importer):
     cfg = tiny_params()["pose"]
     cfg["backend"] = backend
     cfg["importer"].update(dir=str(folder), **importer)
-    return make_backend(cfg, None)
+    return make_backend(cfg)
 
 
 def test_sam_slr_npy_import_and_mirror(tmp_path):
@@ -393,21 +399,22 @@ def test_rtmw_decoding_and_a_missing_model(tmp_path):
     cfg = tiny_params()["pose"]
     cfg.update(backend="rtmw")
     with pytest.raises(ValueError, match="pose.rtmw.model"):
-        make_backend(cfg, None)
+        make_backend(cfg)
     cfg["rtmw"]["model"] = str(tmp_path / "rtmw-x.onnx")
     with pytest.raises(FileNotFoundError, match="rtmw-x.onnx"):
-        make_backend(cfg, None)
+        make_backend(cfg)
 
 
 def test_mmpose_without_mmpose_says_what_to_install():
     import importlib.util
+
     from pipeline.pose.backends.registry import make_backend
     if importlib.util.find_spec("mmpose") is not None:
         pytest.skip("mmpose is installed here")
     cfg = tiny_params()["pose"]
     cfg.update(backend="mmpose")
     with pytest.raises(RuntimeError, match="mim install"):
-        make_backend(cfg, None)
+        make_backend(cfg)
 
 
 def _profile_simcc_model(path: Path, width: int, height: int) -> None:
@@ -451,7 +458,7 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     cfg = tiny_params()["pose"]
     cfg.update(backend="rtmw")
     cfg["rtmw"].update(model=str(tmp_path / "profile.onnx"), box_padding=1.0, min_score=0.3)
-    backend = make_backend(cfg, None)
+    backend = make_backend(cfg)
     assert backend.size == (48, 64) and "profile.onnx" in backend.version
     out = backend({"sample_id": "spot", "video": str(tmp_path / "spot.mp4")})
     assert out.shape == (8, 133, 3) and (out[..., 2] == 1).all()
@@ -462,6 +469,7 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     assert ((out[:, 0, 1] >= 50 - 3.4) & (out[:, 0, 1] <= 60)).all(), out[:, 0, 1]
 
 
+@pytest.mark.slow
 @needs_fixture
 def test_demo_detector_noise_is_calibrated_on_mediapipe_jitter(fixture_pose):
     """The demo's detector noise per part is within 25 % of what MediaPipe Holistic shows on

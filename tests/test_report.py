@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.evaluate import figures
 from pipeline.evaluate.ensemble import combine
-from pipeline.metrics import confusion_matrix
 from pipeline.evaluate.pages import markdown_page
+from pipeline.metrics import confusion_matrix
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

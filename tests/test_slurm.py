@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, ROOT, make_workdir, tiny_params, tool_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "slurm_standins"))
@@ -99,8 +98,11 @@ def _read(path: Path) -> list[dict]:
 def test_the_stand_ins_answer_as_the_plugin_reads_them(tmp_path, monkeypatch):
     """sbatch --parsable prints a job id; the plugin's own sacct and squeue status queries read
     COMPLETED and FAILED back; sbatch refuses what SLURM refuses (fast: no snakemake run)."""
-    from snakemake_executor_plugin_slurm.job_status_query import (query_job_status, query_job_status_sacct,
-                                                                  query_job_status_squeue)
+    from snakemake_executor_plugin_slurm.job_status_query import (
+        query_job_status,
+        query_job_status_sacct,
+        query_job_status_squeue,
+    )
     from snakemake_executor_plugin_slurm.validation import validate_or_get_slurm_job_id
 
     env = _env(tmp_path / "bin", tmp_path / "state")
@@ -193,4 +195,5 @@ def test_jobs_ask_for_their_memory_and_runtime(slurm_run):
         argv, rule = record["argv"], _target(record)[0]
         assert option_value(argv, "--mem") and option_value(argv, "-t"), argv
         if rule == "train":
-            assert (int(option_value(argv, "--mem")), int(option_value(argv, "-t"))) == (train["mem_mb"], train["runtime"])
+            asked = (int(option_value(argv, "--mem")), int(option_value(argv, "-t")))
+            assert asked == (train["mem_mb"], train["runtime"])

@@ -8,7 +8,8 @@ from pipeline.data.synthetic.dictionary import write_alphabet, write_dictionary
 from pipeline.data.synthetic.phonology import HANDSHAPES, PAIR_DIMENSIONS
 
 CFG = dict(classes=36, signers=6, val_signers=1, test_signers=1, repetitions=1, minimal_pair_fraction=0.5,
-           noise=dict(body_px=0.2, face_px=0.25, hands_px=2.4, ar=0.5), dropout=0.03, left_handed_fraction=0.2, fps=25, image_size=512)
+           noise=dict(body_px=0.2, face_px=0.25, hands_px=2.4, ar=0.5), dropout=0.03, left_handed_fraction=0.2,
+           fps=25, image_size=512)
 
 
 @pytest.fixture(scope="module")

@@ -32,3 +32,15 @@ def test_table4_rows_name_their_provider(tmp_path):
     assert by["VE + LLM"] == "unknown (llm.jsonl not written)"
     assert t4.loc["VE + LLM", "measured top-1 (%)"].startswith(NOT_RUN)
     assert t4.loc["VE + LLM + KB", "measured top-1 (%)"] == 50.0
+
+
+def test_table3_is_measured_only_by_the_autsl_run_itself(tmp_path):
+    """The tables stage reads its own dataset's folder only (what its DAG declares)."""
+    from pipeline.evaluate.tables import table3
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"ensemble": {"test": {"top1": 0.5, "top5": 0.75}}}))
+    measured = table3(metrics, "autsl")["measured AUTSL (%)"].tolist()
+    assert measured[:2] == [50.0, 75.0]
+    assert set(table3(metrics, "slr500")["measured AUTSL (%)"]) == {f"{NOT_RUN} (dataset: autsl's tables)"}
+    assert set(table3(tmp_path / "absent.json", "autsl")["measured AUTSL (%)"]) == {NOT_RUN}

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pipeline.config import ParamsError, holdout_count, validate_params
-from pipeline.text.bank import PARTS, TextBank
+from pipeline.data.wholebody import PART_NAMES
+from pipeline.text.bank import TextBank
 from pipeline.train.data import SplitData
 from pipeline.train.feeder import Feeder
 from pipeline.train.loop import MCSetup, load_trained, train_stream
@@ -19,7 +20,7 @@ E = np.eye(3, dtype=np.float32)
 
 
 def part_tags(*names: str) -> list[bool]:
-    return [p in names for p in PARTS]
+    return [p in names for p in PART_NAMES]
 
 
 def hand_bank() -> TextBank:

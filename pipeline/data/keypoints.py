@@ -1,5 +1,6 @@
 """Keypoint selection and normalisation: pure functions on (T, V, 3) arrays of
-(x, y, score), plus the keypoints stage that applies them to every pose shard."""
+(x, y, score), kept apart from I/O so that training, predict and the tests prepare a clip
+exactly as the keypoints stage (data/stages.py) does."""
 from __future__ import annotations
 
 import logging

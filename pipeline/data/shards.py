@@ -15,6 +15,10 @@ from ..io import atomic_path
 
 META_KEY = b"gspmc"
 QUARANTINE = "quarantine.csv"   # next to the shards: samples a stage could not produce, and why
+# The pose stage's output contract, read by the keypoints stage and by predict: its shards
+# hold COCO-WholeBody-133 points, and its index (written last) lists them.
+POSE_LAYOUT = "coco_wholebody_133"
+POSE_INDEX = "index.json"
 
 
 class ShardError(ValueError):
@@ -106,7 +110,16 @@ def read_shards(directory: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         part, m = read_shard(path)
         if meta is None:
             meta = m
-        elif (m["num_points"], m["channels"], m.get("layout")) != (meta["num_points"], meta["channels"], meta.get("layout")):
+        elif any(m.get(key) != meta.get(key) for key in ("num_points", "channels", "layout")):
             raise ValueError(f"{path}: layout {m.get('layout')} differs from the other shards'")
         samples.update(part)
     return samples, meta
+
+
+def pose_shard_paths(pose_dir: str | Path) -> list[Path]:
+    """The shards a pose folder's index lists (call verify_folder first: then the index is
+    there and complete)."""
+    index = json.loads((Path(pose_dir) / POSE_INDEX).read_text())
+    if index.get("layout") != POSE_LAYOUT:
+        raise ShardError(f"{Path(pose_dir) / POSE_INDEX}: layout {index.get('layout')!r}, expected {POSE_LAYOUT}")
+    return [Path(pose_dir) / name for name in index["shards"]]

@@ -1,7 +1,6 @@
 """Entry points of the data stages: manifest and keypoints (thin: parse, call, write)."""
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -11,15 +10,15 @@ from tqdm import tqdm
 
 from ..config import val_split_left_out_by
 from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
-from .adapters import build_dataset
+from .adapters import ADAPTERS, load_dataset
 from .keypoints import prepare_clip
 from .manifest import SPLITS, check_manifest
-from .shards import QUARANTINE, read_shard, write_shard
-from .synthetic.corpus import build_corpus
-from .synthetic.dictionary import write_alphabet, write_dictionary
+from .shards import POSE_LAYOUT, QUARANTINE, pose_shard_paths, read_shard, write_shard
 from .wholebody import get_preset
 
 log = logging.getLogger(__name__)
+
+CORPUS = "corpus.json"      # the dataset's own description, beside the manifest
 
 
 def required_splits(params: dict) -> tuple[str, ...]:
@@ -31,41 +30,41 @@ def required_splits(params: dict) -> tuple[str, ...]:
     return ("train", "test") if val_split_left_out_by(params) or byo_csv else SPLITS
 
 
-def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
-    """Write manifest.parquet, classes.csv, corpus.json and knowledge/: for the demo the
-    synthetic corpus and its dictionary, for a real dataset what its adapter read (corpus.json
-    then describes the source, and knowledge/ only says where the dictionary goes)."""
+def check_downloaded(manifest: pd.DataFrame, classes: pd.DataFrame, params: dict) -> None:
+    """A downloaded dataset's manifest obeys the contract and fills the splits training
+    needs; videos that are not there are named (the pose stage will quarantine them)."""
     dataset = params["dataset"]
+    check_manifest(manifest, classes, f"dataset {dataset}")
+    empty = [s for s in required_splits(params) if not (manifest["split"] == s).any()]
+    if empty:
+        raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
+                         f"(check datasets.{dataset})")
+    absent = [v for v in manifest["video"] if not Path(v).exists()]
+    if absent:
+        log.warning("manifest: %d of %d videos do not exist (first: %s); the pose stage will quarantine them "
+                    "unless an importer reads their keypoints", len(absent), len(manifest), absent[0])
+
+
+def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
+    """Write manifest.parquet, classes.csv, corpus.json and knowledge/ of the dataset's
+    adapter (data/adapters): for the demo its synthetic corpus and dictionary, for a
+    downloaded dataset what the adapter read (corpus.json then describes the source, and
+    knowledge/ only says where the dictionary goes)."""
+    dataset = params["dataset"]
+    generated = ADAPTERS[dataset].generated
     if root is not None:
-        if dataset == "demo":
-            raise ValueError("--root: the demo dataset is generated, it has no root folder")
+        if generated:
+            raise ValueError(f"--root: the {dataset} dataset is generated, it has no root folder")
         params = {**params, "datasets": {**params["datasets"],
                                          dataset: {**params["datasets"][dataset], "root": str(root)}}}
-    if dataset == "demo":
-        corpus = build_corpus(params["synthetic"], params["seed"])
-        manifest = corpus.manifest()
-        classes = pd.DataFrame({"label": range(len(corpus.signs)), "gloss": [s.gloss for s in corpus.signs]})
-        knowledge = {"dictionary.md": write_dictionary(corpus.signs, params["seed"]), "alphabet.md": write_alphabet()}
-        described = corpus.to_dict()
-    else:
-        manifest, classes = build_dataset(params)
-        check_manifest(manifest, classes, f"dataset {dataset}")
-        empty = [s for s in required_splits(params) if not (manifest["split"] == s).any()]
-        if empty:
-            raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
-                             f"(check datasets.{dataset})")
-        absent = [v for v in manifest["video"] if not Path(v).exists()]
-        if absent:
-            log.warning("manifest: %d of %d videos do not exist (first: %s); the pose stage will quarantine them "
-                        "unless an importer reads their keypoints", len(absent), len(manifest), absent[0])
-        knowledge = {"README.md": f"# Knowledge base of {dataset}\n\nPut the expert dictionary of this sign "
-                                  f"language (txt, md, csv, pdf) in a folder and point `knowledge.path` at it.\n"}
-        described = {"dataset": dataset, "source": params["datasets"][dataset], "samples": len(manifest),
-                     "classes": len(classes), "splits": manifest["split"].value_counts().sort_index().to_dict()}
+    data = load_dataset(params, Path(out_dir) / CORPUS)
+    if not generated:
+        check_downloaded(data.manifest, data.classes, params)
+    manifest, classes = data.manifest, data.classes
     with atomic_dir(out_dir / "knowledge", "manifest") as kb:
-        for name, text in knowledge.items():
+        for name, text in data.knowledge.items():
             (kb / name).write_text(text)
-    write_json(out_dir / "corpus.json", described)
+    write_json(out_dir / CORPUS, data.described)
     write_text(out_dir / "classes.csv", classes.to_csv(index=False))
     with atomic_path(out_dir / "manifest.parquet") as tmp:
         manifest.to_parquet(tmp, index=False)
@@ -74,12 +73,6 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
         log.info("manifest: no validation split: training runs without per-epoch validation and the ensemble "
                  "uses ensemble.weights")
     log.info("manifest: %s, %d classes, %d samples %s", dataset, len(classes), len(manifest), counts)
-
-
-def pose_shard_paths(pose_dir: Path) -> list[Path]:
-    """The shards the pose stage's index lists (the folder has passed verify_folder, so the
-    index is there and complete)."""
-    return [Path(pose_dir) / name for name in json.loads((Path(pose_dir) / "index.json").read_text())["shards"]]
 
 
 def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str | None = None) -> None:
@@ -97,8 +90,8 @@ def run_keypoints(params: dict, pose_dir: Path, out_dir: Path, preset_name: str 
     with atomic_dir(out_dir, "keypoints") as tmp:
         for path in tqdm(pose_shard_paths(pose_dir), desc="keypoints", disable=None):
             samples, meta = read_shard(path)
-            if meta.get("layout") != "coco_wholebody_133":
-                raise ValueError(f"{path}: layout {meta.get('layout')!r}, expected coco_wholebody_133")
+            if meta.get("layout") != POSE_LAYOUT:
+                raise ValueError(f"{path}: layout {meta.get('layout')!r}, expected {POSE_LAYOUT}")
             if not samples:
                 continue        # every video of this shard was quarantined
             out, flipped = {}, []

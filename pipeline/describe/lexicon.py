@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 
-from ..data.wholebody import PART_NAMES as PARTS
+from ..data.wholebody import PART_NAMES
 
 # "As in the sign HOUSE", "like the sign HOUSE", "see HOUSE"
-SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ee|[Cc]ompare)(?: the sign)? ([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\b")
+SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ee|[Cc]ompare)(?: the sign)? "
+                            r"([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\b")
 # "the V handshape", "a bent-B handshape", "the 5 handshape"
 HANDSHAPE_REFERENCE = re.compile(r"\b(?:in |with )?(?:the |an? )?([A-Za-z0-9][A-Za-z0-9-]*) handshape\b")
 
@@ -65,7 +66,7 @@ def tag_parts(text: str, subject_parts: set[str] | None = None) -> list[str]:
         found.discard("face")
     if subject_parts:
         found |= subject_parts
-    return [p for p in PARTS if p in found]
+    return [p for p in PART_NAMES if p in found]
 
 
 def is_action_sentence(sentence: str) -> bool:

@@ -55,6 +55,10 @@ class OfflineProvider:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
 
+    @classmethod
+    def from_params(cls, describe: dict, kb: KnowledgeBase) -> "OfflineProvider":
+        return cls(kb)      # it has no settings
+
     def grounding(self, own: Entry | None, retrieved: list[Entry]) -> list[Entry]:
         """The entries ``primary`` draws on: the class's own entry only (see the module doc)."""
         return [own] if own else []

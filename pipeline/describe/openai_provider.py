@@ -33,10 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 
+from ..data.wholebody import PART_NAMES
 from .cache import ResponseCache
 from .gsp import ProviderError
 from .knowledge import Entry, KnowledgeBase
-from .lexicon import PARTS
 from .references import find_references
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ SCHEMAS = {
                       "type": "object", "required": ["text", "parts"], "additionalProperties": False,
                       "properties": {"text": {"type": "string", "minLength": 1},
                                      "parts": {"type": "array", "minItems": 1,
-                                               "items": {"enum": list(PARTS)}}}}}}},
+                                               "items": {"enum": list(PART_NAMES)}}}}}}},
 }
 _PROMPTS = resources.files("pipeline.describe").joinpath("prompts")
 
@@ -160,6 +160,10 @@ def parse_answer(content: str, finish_reason: str | None, schema: dict):
 
 class OpenAIProvider:
     name = "openai"
+
+    @classmethod
+    def from_params(cls, describe: dict, kb: KnowledgeBase) -> "OpenAIProvider":
+        return cls(describe["openai"], kb, describe["cache_dir"])
 
     def __init__(self, cfg: dict, kb: KnowledgeBase, cache_dir: str):
         from openai import OpenAI
@@ -300,7 +304,7 @@ class OpenAIProvider:
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
         answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text)))
-        return [{"text": s["text"], "parts": [p for p in PARTS if p in s["parts"]]} for s in answer["segments"]]
+        return [{"text": s["text"], "parts": [p for p in PART_NAMES if p in s["parts"]]} for s in answer["segments"]]
 
 
 def _transient(exc: Exception) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ..data.manifest import read_classes
 from ..io import atomic_dir, verify_folder, write_text
+from ..names import GROUNDED_VARIANTS
+from ..registry import load
 from .gsp import describe_all, knowledge_used
 from .index import Retriever, build_index
 from .knowledge import KnowledgeBase, load_entries
@@ -22,13 +24,17 @@ def run_kb_index(params: dict, knowledge_dir: Path, out_dir: Path) -> None:
     log.info("kb-index: %d entries from %s -> %s", len(entries), knowledge_dir, out_dir)
 
 
+# describe.provider -> "module:class", imported when asked for (pipeline/registry.py): the
+# OpenAI client is not needed offline. The params schema's enum is checked against these names.
+PROVIDERS = {"offline": "pipeline.describe.offline:OfflineProvider",
+             "openai": "pipeline.describe.openai_provider:OpenAIProvider"}
+
+
 def make_provider(params: dict, kb: KnowledgeBase):
     cfg = params["describe"]
-    if cfg["provider"] == "offline":
-        from .offline import OfflineProvider
-        return OfflineProvider(kb)
-    from .openai_provider import OpenAIProvider
-    return OpenAIProvider(cfg["openai"], kb, cfg["cache_dir"])
+    if cfg["provider"] not in PROVIDERS:
+        raise ValueError(f"describe.provider {cfg['provider']!r}: not one of {', '.join(PROVIDERS)}")
+    return load(PROVIDERS[cfg["provider"]]).from_params(cfg, kb)
 
 
 def _cell(text: str) -> str:
@@ -78,9 +84,9 @@ def run_describe(params: dict, variant: str, classes_path: Path, knowledge_dir: 
     classes = read_classes(classes_path)
     kb = KnowledgeBase(load_entries(knowledge_dir))
     # only the grounded variants retrieve; the others need no index (nor the encoder it loads)
-    if variant in ("kb", "gsp"):
+    if variant in GROUNDED_VARIANTS:
         verify_folder(index_dir, "kb-index")
-    retriever = Retriever(index_dir, kb) if variant in ("kb", "gsp") else None
+    retriever = Retriever(index_dir, kb) if variant in GROUNDED_VARIANTS else None
     provider = make_provider(params, kb)
     t0 = time.perf_counter()
     records = describe_all(list(zip(classes["label"].tolist(), classes["gloss"].tolist())), variant, kb, retriever,

@@ -30,8 +30,8 @@ def run_ensemble(params: dict, train_dir: Path, out: Path, run_file: Path | None
     return metrics
 
 
-def run_tables(params: dict, results_root: Path, out_dir: Path) -> None:
+def run_tables(params: dict, results_dir: Path, out_dir: Path) -> None:
     from .tables import write_tables
 
-    written = write_tables(params, Path(results_root), Path(out_dir))
+    written = write_tables(params, Path(results_dir), Path(out_dir))
     log.info("tables: %d files -> %s", len(written), out_dir)

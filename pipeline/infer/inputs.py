@@ -22,10 +22,9 @@ from typing import Iterator
 import numpy as np
 
 from ..data.keypoints import prepare_clip
-from ..data.shards import read_shard
+from ..data.shards import POSE_LAYOUT, read_shard
 from ..data.wholebody import NUM_WHOLEBODY, Preset
 from ..pose.backends.registry import READS_VIDEO, make_backend
-from ..pose.stages import LAYOUT
 from ..pose.video import VideoError
 from ..train.bundle import keypoint_spec
 
@@ -81,7 +80,8 @@ def bundle_preset(bundle: dict) -> Preset:
     """The keypoint preset a run was trained on, as its bundle records it (not as the
     package defines that name today)."""
     kp = bundle["keypoints"]
-    return Preset(kp["preset"], tuple(kp["indices"]), tuple(kp["parents"]), {k: tuple(v) for k, v in kp["parts"].items()})
+    return Preset(kp["preset"], tuple(kp["indices"]), tuple(kp["parents"]),
+                  {k: tuple(v) for k, v in kp["parts"].items()})
 
 
 class ClipReader:
@@ -115,19 +115,19 @@ class ClipReader:
         row = {"sample_id": path.stem, "video": str(path)}
         if suffix in KEYPOINT_SUFFIXES:
             importer = {**self.pose["importer"], "dir": str(path.parent)}
-            backend = make_backend({**self.pose, "backend": KEYPOINT_SUFFIXES[suffix], "importer": importer}, None)
+            backend = make_backend({**self.pose, "backend": KEYPOINT_SUFFIXES[suffix], "importer": importer})
             return backend(row)
         if self._video_backend is None:
             settings = video_pose_settings(self.pose)
             if settings["backend"] != self.pose["backend"]:
                 log.info("the run's keypoints came from pose backend %r, which reads no video: videos are read "
                          "with %s", self.pose["backend"], settings["backend"])
-            self._video_backend = make_backend(settings, None)
+            self._video_backend = make_backend(settings)
         return self._video_backend(row)
 
     def _read_shard(self, path: Path) -> Iterator[Clip]:
         samples, meta = read_shard(path)
-        if meta.get("layout") == LAYOUT:
+        if meta.get("layout") == POSE_LAYOUT:
             for sid, frames in samples.items():
                 points, mirrored = self.prepare(frames)
                 yield Clip(f"{path}:{sid}", points, mirrored=mirrored)

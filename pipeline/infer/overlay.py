@@ -94,7 +94,7 @@ def write_overlay(video: str | Path, out: str | Path, pose_cfg: dict | None = No
     if isinstance(preset, str):
         preset = get_preset(preset)             # an unknown preset fails before the slow part
     bones = preset_bones(preset)
-    backend = make_backend(pose_cfg or POSE_DEFAULTS, None)
+    backend = make_backend(pose_cfg or POSE_DEFAULTS)
     try:
         cap, info = open_video(video)
         cap.release()

@@ -36,8 +36,8 @@ class StreamModel:
         """Logits (N, classes) of prepared (T, V, 3) clips, scored as training scored its test split."""
         clip = self.bundle["clip"]
         parents = tuple(self.bundle["keypoints"]["parents"])
-        feeder = Feeder(clips, np.zeros(len(clips), np.int64), [str(i) for i in range(len(clips))], self.bundle["stream"],
-                        parents, clip["window"], 1.0, clip["test_crop"])
+        feeder = Feeder(clips, np.zeros(len(clips), np.int64), [str(i) for i in range(len(clips))],
+                        self.bundle["stream"], parents, clip["window"], 1.0, clip["test_crop"])
         return predict_logits(self.model, feeder, batch_size or self.bundle["scoring"]["batch_size"], device)
 
 

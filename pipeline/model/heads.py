@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..text.bank import PARTS
+from ..data.wholebody import PART_NAMES
 
 
 class TextAlignmentHeads(nn.Module):
@@ -19,7 +19,7 @@ class TextAlignmentHeads(nn.Module):
         self.config = {"feat_channels": feat_channels, "text_dim": text_dim,
                        "part_joints": {p: list(j) for p, j in part_joints.items()}}
         self.global_proj = nn.Linear(feat_channels, text_dim)
-        self.part_names = [p for p in PARTS if part_joints.get(p)]
+        self.part_names = [p for p in PART_NAMES if part_joints.get(p)]
         self.part_proj = nn.ModuleDict({p: nn.Linear(feat_channels, text_dim) for p in self.part_names})
         for p in self.part_names:
             self.register_buffer(f"joints_{p}", torch.tensor(part_joints[p], dtype=torch.long), persistent=False)

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .backends.registry import make_backend
+from .backends.registry import READS_VIDEO, make_backend
 from .stages import run_pose
 
 log = logging.getLogger(__name__)
 
-VIDEO_BACKENDS = ("mediapipe", "rtmw", "mmpose")   # the last two report why they are skipped
 
 
 def backend_frames_per_s(params: dict, name: str, video: Path) -> dict:
     cfg = dict(params["pose"], backend=name)
-    backend = make_backend(cfg, None)
+    backend = make_backend(cfg)
     backend({"video": str(video)})                 # warm-up: model load, first-frame costs
     start = time.perf_counter()
     frames = len(backend({"video": str(video)}))
@@ -109,7 +108,7 @@ def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int) -> 
     if not Path(video).exists():
         raise FileNotFoundError(f"{video}: no video to benchmark on (pass --video)")
     print(f"video: {video}", flush=True)
-    for name in VIDEO_BACKENDS:
+    for name in READS_VIDEO:      # those whose package is missing report why they are skipped
         try:
             r = backend_frames_per_s(params, name, Path(video))
         except (RuntimeError, FileNotFoundError, ValueError) as exc:

@@ -20,15 +20,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from ..data.shards import QUARANTINE, read_shard, read_shard_meta, write_shard
+from ..data.shards import POSE_INDEX, POSE_LAYOUT, QUARANTINE, read_shard, read_shard_meta, write_shard
 from ..io import write_folder_manifest, write_json, write_text
 from .backends.registry import SETTINGS, make_backend
 from .video import STREAM_CHECKS, VideoError
 
 log = logging.getLogger(__name__)
-
-LAYOUT = "coco_wholebody_133"
-INDEX = "index.json"
 
 
 def shard_name(k: int) -> str:
@@ -45,7 +42,8 @@ def shard_fingerprint(cfg: dict, backend, rows: pd.DataFrame) -> str:
     hash: a shard computed from anything else is stale. Content, not mtime, so the same
     inputs give the same shard bytes on any machine."""
     sources = [(r["sample_id"], backend.source(r), backend.digest(r)) for r in rows.to_dict("records")]
-    payload = {"backend": cfg["backend"], "settings": cfg.get(SETTINGS.get(cfg["backend"], "")), "version": backend.version,
+    payload = {"backend": cfg["backend"], "settings": cfg.get(SETTINGS.get(cfg["backend"], "")),
+               "version": backend.version,
                "min_decoded_fraction": cfg["min_decoded_fraction"], "min_frames": cfg["min_frames"],
                "stream_checks": STREAM_CHECKS, "sources": sources}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
@@ -82,12 +80,11 @@ class ShardRunner:
     """The manifest's shard plan and one backend (a model load), made once per process
     and used for every shard that process computes."""
 
-    def __init__(self, params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path):
+    def __init__(self, params: dict, manifest_path: Path, out_dir: Path):
         self.cfg = params["pose"]
         self.manifest_path = manifest_path
         self.shards = plan_shards(pd.read_parquet(manifest_path), self.cfg["shard_size"])
         self.out_dir = Path(out_dir)
-        self._corpus_path = corpus_path
         self._backend = None
 
     def __call__(self, k: int) -> list[dict]:
@@ -95,7 +92,7 @@ class ShardRunner:
             raise ValueError(f"shard {k} does not exist: {self.manifest_path} makes {len(self.shards)} shards of "
                              f"pose.shard_size {self.cfg['shard_size']}")
         if self._backend is None:
-            self._backend = make_backend(self.cfg, self._corpus_path)
+            self._backend = make_backend(self.cfg)
         return compute_shard(self.cfg, self._backend, self.shards[k], self.out_dir / shard_name(k))
 
 
@@ -112,7 +109,7 @@ def _estimate_shard(cfg: dict, backend, rows: pd.DataFrame, path: Path, fingerpr
                 log.warning("pose: quarantined %s (%s): %s", row["sample_id"], backend.source(row), exc)
     # written even when a sample failed: the failure is a result too, and a rerun with
     # unchanged inputs must not decode the shard again to find it
-    meta = {"layout": LAYOUT, "backend": cfg["backend"], "backend_version": backend.version,
+    meta = {"layout": POSE_LAYOUT, "backend": cfg["backend"], "backend_version": backend.version,
             "fingerprint": fingerprint, "quarantine": quarantine, **backend.meta}
     write_shard(path, samples, meta, empty_shape=(133, 3))
     log.info("pose %s: %d samples, %d quarantined", path.name, len(samples), len(quarantine))
@@ -132,11 +129,11 @@ def _worker_shard(k: int) -> list[dict]:
     return _WORKER(k)
 
 
-def run_pose(params: dict, manifest_path: Path, corpus_path: Path | None, out_dir: Path,
+def run_pose(params: dict, manifest_path: Path, out_dir: Path,
              shard: int | None = None, workers: int = 1) -> None:
     """With `shard`, that shard only (one snakemake job). Without, every shard that is not
     current (in `workers` processes), then the index and the quarantine list."""
-    runner = ShardRunner(params, manifest_path, corpus_path, out_dir)
+    runner = ShardRunner(params, manifest_path, out_dir)
     if shard is not None:
         runner(shard)
         return
@@ -149,7 +146,7 @@ def run_pose(params: dict, manifest_path: Path, corpus_path: Path | None, out_di
         # corrupts its heap
         with ProcessPoolExecutor(max_workers=min(workers, n), mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_start_worker,
-                                 initargs=(params, manifest_path, corpus_path, out_dir)) as pool:
+                                 initargs=(params, manifest_path, out_dir)) as pool:
             results = [pool.submit(_worker_shard, k) for k in range(n)]
             outcomes = [fut.result for fut in results]
     else:
@@ -174,7 +171,7 @@ def finalize(out_dir: Path, n: int, quarantine: list[dict], cfg: dict) -> None:
         tmp.unlink()
     table = pd.DataFrame(quarantine, columns=["sample_id", "source", "reason"])
     write_text(out_dir / QUARANTINE, table.to_csv(index=False))
-    write_json(out_dir / INDEX, {"layout": LAYOUT, "backend": cfg["backend"], "shards": names,
+    write_json(out_dir / POSE_INDEX, {"layout": POSE_LAYOUT, "backend": cfg["backend"], "shards": names,
                                  "quarantined": len(table)})
     write_folder_manifest(out_dir, "pose")      # last: the folder is complete
     log.info("pose: %d shards, %d sample(s) quarantined -> %s", n, len(table), out_dir)

@@ -7,7 +7,6 @@ from typing import Iterator
 
 import numpy as np
 
-
 # in every shard's fingerprint: bump it when a check below changes, so that shards decided
 # under the old checks are recomputed
 STREAM_CHECKS = "frames, truncation, min_frames, colour: 1"

@@ -7,7 +7,7 @@
     synonym_members  [C, S, C]   [b, k, a]: class b's synonym k is also one of class a's texts
     segments         [M, D]      part segments of all classes, each distinct text once
     segment_members  [M, C]      1 where the segment is a text of class c
-    segment_parts    [M, P]      1 where the segment is tagged with part p (PARTS order)
+    segment_parts    [M, P]      1 where the segment is tagged with part p (PART_NAMES order)
 
 A text is a positive for every class that has it: two classes whose descriptions share
 a sentence ("The eyebrows are raised.") both own that one segment, so the loss never
@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save
 
-from ..data.wholebody import PART_NAMES as PARTS
 from ..guards import require_finite
 from ..io import atomic_path
 

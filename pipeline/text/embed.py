@@ -1,4 +1,5 @@
-"""The embed stage: descriptions -> text bank, every unique text encoded once."""
+"""Descriptions -> text bank, every unique text encoded once (the synonyms and part
+segments of many classes repeat; the embed stage in text/stages.py writes the bank)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .bank import PARTS, TextBank
+from ..data.wholebody import PART_NAMES
+from .bank import TextBank
 from .cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,9 @@ def read_descriptions(path: str | Path, num_classes: int) -> list[dict]:
             if not seg.get("parts"):
                 raise ValueError(f"{path}: class {r['gloss']!r} has a segment with an empty part list: "
                                  f"{seg.get('text', '')[:60]!r}")
-            bad = [p for p in seg["parts"] if p not in PARTS]
+            bad = [p for p in seg["parts"] if p not in PART_NAMES]
             if bad:
-                raise ValueError(f"{path}: class {r['gloss']!r}: unknown part(s) {bad}; known: {PARTS}")
+                raise ValueError(f"{path}: class {r['gloss']!r}: unknown part(s) {bad}; known: {PART_NAMES}")
     return [by_label[k] for k in range(num_classes)]
 
 
@@ -101,11 +103,11 @@ def build_bank(records: list[dict], encoder_name: str, cache: EmbeddingCache, va
     segments = (np.stack([vectors[t] for t in seg_texts]).astype(np.float32) if seg_texts
                 else np.zeros((0, dim), np.float32))
     seg_members = np.stack([members("segment", t) for t in seg_texts]) if seg_texts else np.zeros((0, C), bool)
-    seg_parts = np.array([[p in tags[t] for p in PARTS] for t in seg_texts], bool).reshape(-1, len(PARTS))
+    seg_parts = np.array([[p in tags[t] for p in PART_NAMES] for t in seg_texts], bool).reshape(-1, len(PART_NAMES))
     shared = int((seg_members.sum(1) > 1).sum())
     stats.update(segments=len(seg_texts), shared_segments=shared)
     if shared:
         log.info("%d part segment text(s) are shared by several classes: a positive for each of them", shared)
     bank = TextBank(glob, glob_members, syn, syn_mask, syn_members, segments, seg_members, seg_parts,
-                    {"encoder": encoder_name, "variant": variant, "parts": list(PARTS), "dim": dim})
+                    {"encoder": encoder_name, "variant": variant, "parts": list(PART_NAMES), "dim": dim})
     return bank, stats

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..io import file_digest, write_json
 from ..names import BUNDLE  # noqa: F401  (re-exported: the file this module writes)
+
 FORMAT = "gspmc-stream-bundle/1"
 # what the keypoints stage records in its shards about how a clip was prepared
 CLIP_SETTINGS = ("normalise", "min_score", "mirror_left_handed")

@@ -12,7 +12,6 @@ from ..data.manifest import check_manifest, read_classes
 from ..data.shards import QUARANTINE, read_shards
 from ..io import verify_folder
 
-
 log = logging.getLogger(__name__)
 
 

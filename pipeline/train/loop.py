@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..metrics import accuracy_report
 from ..guards import NonFiniteError, require_finite
 from ..io import atomic_path, write_json
+from ..metrics import accuracy_report
 from ..model.ctrgcn import CTRGCN, count_parameters
 from ..model.graph import spatial_adjacency
 from ..model.heads import TextAlignmentHeads
@@ -203,113 +203,220 @@ def _write_log(path: Path, rows: list[dict]) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int, edges: list[tuple[int, int]],
-                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
-                 mc: MCSetup | None = None, keep_heads: bool = False) -> dict:
-    """Train, checkpointing every epoch into ``out_dir``; returns the metrics dict.
-    With ``mc`` the MC terms join the CE loss; the text heads live only in training,
-    unless ``keep_heads``: then model.pt also holds them (``heads``, ``heads_cfg``), for
-    zero-shot scoring (``load_trained``). ``val`` None: no validation split (nothing is
-    validated, nothing val is written)."""
-    if len(train) < cfg["batch_size"]:
+@dataclass
+class TrainJob:
+    """Everything one training run reads, so the pieces below take one argument, not eleven.
+    ``val`` None: no validation split. ``fingerprint``: the inputs' identity a checkpoint must
+    carry to be resumed. ``mc`` with terms: the MC objective joins CE (text heads are built).
+    ``keep_heads``: model.pt also holds the text heads, for zero-shot scoring."""
+    train: Feeder
+    val: Feeder | None
+    test: Feeder
+    num_class: int
+    edges: list[tuple[int, int]]
+    model_cfg: dict
+    cfg: dict
+    seed: int
+    out_dir: str | Path
+    fingerprint: str
+    mc: MCSetup | None = None
+    keep_heads: bool = False
+
+    @property
+    def outputs(self) -> TrainOutputs:
+        return TrainOutputs.in_dir(self.out_dir)
+
+    @property
+    def num_points(self) -> int:
+        return self.train.clips[0].shape[1]
+
+
+@dataclass
+class Trainer:
+    """The live training state: what an epoch updates and a checkpoint saves. ``heads`` and
+    ``text_bank`` (the text embeddings as tensors on ``device``) are None when no MC term is trained."""
+    device: torch.device
+    model: CTRGCN
+    heads: TextAlignmentHeads | None
+    text_bank: dict[str, torch.Tensor] | None
+    optimizer: torch.optim.Optimizer
+
+
+def setup(job: TrainJob) -> Trainer:
+    """Refuse a batch size no epoch could take a step with, then build the model and heads
+    from ``job.seed``: the model is built first, so its initial weights do not depend on
+    whether MC terms (and so heads) are trained."""
+    cfg = job.cfg
+    if len(job.train) < cfg["batch_size"]:
         # drop_last would leave no step at all; one short batch instead is not the recipe asked for
         raise ValueError(f"train.batch_size {cfg['batch_size']} is larger than the training split "
-                         f"({len(train)} clips): lower train.batch_size")
-    outputs = TrainOutputs.in_dir(out_dir)
-    outputs.model.parent.mkdir(parents=True, exist_ok=True)
+                         f"({len(job.train)} clips): lower train.batch_size")
+    job.outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
     keep_freed_memory()
     torch.set_num_threads(cfg["threads"])
-    torch.manual_seed(seed)
-    num_points = train.clips[0].shape[1]
-    model = build_model(model_cfg, num_class, edges, num_points).to(device)
-    heads, bank = None, None
+    torch.manual_seed(job.seed)
+    model = build_model(job.model_cfg, job.num_class, job.edges, job.num_points).to(device)
+    heads, text_bank = None, None
+    mc = job.mc
     if mc is not None and mc.terms:
         heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
-        bank = (mc.bank.centred() if mc.centre_text else mc.bank).to_torch(device)
-    params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
-    optimizer = build_optimizer(params, cfg)
-    rows: list[dict] = []
-    start_epoch = 0
-    state = _load_checkpoint(outputs.checkpoint, fp)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        if heads is not None:
-            heads.load_state_dict(state["heads"])
-        optimizer.load_state_dict(state["optimizer"])
-        rows = state["log"]
-        start_epoch = int(state["epoch"]) + 1
-        log.info("resuming %s from epoch %d", out_dir, start_epoch)
-    epochs = cfg["epochs"]
-    for epoch in range(start_epoch, epochs):
-        t0 = time.time()
-        lr = learning_rate(epoch, cfg["lr"], cfg["warmup_epochs"], cfg["lr_steps"], cfg["lr_decay"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        rng = np.random.default_rng([seed, epoch])
-        torch.manual_seed(seed * 100003 + epoch)
-        model.train()
-        if heads is not None:
-            heads.train()
-        loss_sum, mc_sum, correct, seen = 0.0, 0.0, 0, 0
-        bar = tqdm(total=len(train) // cfg["batch_size"] or 1, desc=f"epoch {epoch + 1}/{epochs}",
-                   leave=False, disable=None)
-        for step, (_, x, y) in enumerate(train.batches(cfg["batch_size"], rng, drop_last=True)):
-            xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-            features = model.features(xb)
-            logits = model.classify(features)
-            loss = nn.functional.cross_entropy(logits, yb)
-            if heads is not None:
-                glob, parts = heads(features)
-                terms = mc_losses(glob, parts, yb, bank, mc.terms, mc.temperature)
-                if terms:
-                    mc_sum += float(torch.stack(list(terms.values())).mean().detach()) * len(y)
-                loss = total_loss(loss, terms, mc.weight)
-            if not torch.isfinite(loss):
-                # stop before the step: the checkpoint of the last finished epoch stays as it was
-                raise NonFiniteError(f"{out_dir}: loss {float(loss.detach())} at epoch {epoch + 1} step {step + 1}; "
-                                     f"stopped, nothing written ("
-                                     + (f"the checkpoint of epoch {epoch} is kept)" if epoch else "no checkpoint yet)"))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += len(y)
-            bar.update(1)
-        bar.close()
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
-               "train_top1": correct / seen, **validation_columns(model, val, cfg["batch_size"], device),
-               "seconds": round(time.time() - t0, 3)}
-        rows.append(row)
-        val_top1 = "none" if row["val_top1"] is None else f"{row['val_top1']:.3f}"
-        log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %s (%.1fs)", epoch + 1, epochs, lr,
-                 row["train_loss"], row["train_top1"], val_top1, row["seconds"])
-        save_torch(outputs.checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "heads": heads.state_dict() if heads is not None else {},
-                                              "epoch": epoch, "log": rows, "fingerprint": fp})
+        text_bank = (mc.bank.centred() if mc.centre_text else mc.bank).to_torch(device)
+    trainable = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    return Trainer(device, model, heads, text_bank, build_optimizer(trainable, cfg))
 
+
+def resume(trainer: Trainer, job: TrainJob) -> tuple[int, list[dict]]:
+    """The first epoch still to run and the log rows of those done: a killed or retried job
+    continues from its last checkpoint, when that checkpoint was made from the same inputs
+    and params; otherwise (0, []) and ``trainer`` is left as built."""
+    state = _load_checkpoint(job.outputs.checkpoint, job.fingerprint)
+    if state is None:
+        return 0, []
+    trainer.model.load_state_dict(state["model"])
+    if trainer.heads is not None:
+        trainer.heads.load_state_dict(state["heads"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    start_epoch = int(state["epoch"]) + 1
+    log.info("resuming %s from epoch %d", job.out_dir, start_epoch)
+    return start_epoch, state["log"]
+
+
+def batch_loss(trainer: Trainer, mc: MCSetup | None, xb: torch.Tensor, yb: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, float | None]:
+    """One batch's training loss (CE, plus lambda times the MC terms when heads are trained),
+    the logits (for the running accuracy) and the MC terms' mean for the log (None when no
+    term applied to this batch)."""
+    features = trainer.model.features(xb)
+    logits = trainer.model.classify(features)
+    loss = nn.functional.cross_entropy(logits, yb)
+    mc_mean = None
+    if trainer.heads is not None:
+        glob, parts = trainer.heads(features)
+        terms = mc_losses(glob, parts, yb, trainer.text_bank, mc.terms, mc.temperature)
+        if terms:
+            mc_mean = float(torch.stack(list(terms.values())).mean().detach())
+        loss = total_loss(loss, terms, mc.weight)
+    return loss, logits, mc_mean
+
+
+def _non_finite(job: TrainJob, loss: torch.Tensor, epoch: int, step: int) -> NonFiniteError:
+    return NonFiniteError(f"{job.out_dir}: loss {float(loss.detach())} at epoch {epoch + 1} step {step + 1}; "
+                          f"stopped, nothing written ("
+                          + (f"the checkpoint of epoch {epoch} is kept)" if epoch else "no checkpoint yet)"))
+
+
+def run_epoch(trainer: Trainer, job: TrainJob, epoch: int) -> dict:
+    """One epoch (0-based ``epoch``) of training then validation; returns its log row. The
+    data order, crops and dropout are seeded by (seed, epoch), so an epoch run after a resume
+    is the epoch an uninterrupted run would have had. A non-finite loss raises before its
+    step, leaving the weights and the last checkpoint as they were."""
+    cfg = job.cfg
+    started = time.time()
+    lr = learning_rate(epoch, cfg["lr"], cfg["warmup_epochs"], cfg["lr_steps"], cfg["lr_decay"])
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = lr
+    rng = np.random.default_rng([job.seed, epoch])
+    torch.manual_seed(job.seed * 100003 + epoch)
+    trainer.model.train()
+    if trainer.heads is not None:
+        trainer.heads.train()
+    loss_sum, mc_sum, correct, seen = 0.0, 0.0, 0, 0
+    bar = tqdm(total=len(job.train) // cfg["batch_size"] or 1, desc=f"epoch {epoch + 1}/{cfg['epochs']}",
+               leave=False, disable=None)
+    for step, (_, x, y) in enumerate(job.train.batches(cfg["batch_size"], rng, drop_last=True)):
+        xb, yb = torch.from_numpy(x).to(trainer.device), torch.from_numpy(y).to(trainer.device)
+        loss, logits, mc_mean = batch_loss(trainer, job.mc, xb, yb)
+        if mc_mean is not None:
+            mc_sum += mc_mean * len(y)
+        if not torch.isfinite(loss):
+            # stop before the step: the checkpoint of the last finished epoch stays as it was
+            raise _non_finite(job, loss, epoch, step)
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.optimizer.step()
+        loss_sum += float(loss.detach()) * len(y)
+        correct += int((logits.argmax(1) == yb).sum())
+        seen += len(y)
+        bar.update(1)
+    bar.close()
+    return {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
+            "train_top1": correct / seen,
+            **validation_columns(trainer.model, job.val, cfg["batch_size"], trainer.device),
+            "seconds": round(time.time() - started, 3)}
+
+
+def save_checkpoint(trainer: Trainer, job: TrainJob, epoch: int, rows: list[dict]) -> None:
+    """After every epoch, so that a killed job loses at most one epoch (``resume``)."""
+    heads = trainer.heads
+    save_torch(job.outputs.checkpoint, {"model": trainer.model.state_dict(),
+                                        "optimizer": trainer.optimizer.state_dict(),
+                                        "heads": heads.state_dict() if heads is not None else {},
+                                        "epoch": epoch, "log": rows, "fingerprint": job.fingerprint})
+
+
+def final_evaluation(trainer: Trainer, job: TrainJob) -> tuple[dict, dict[str, np.ndarray]]:
+    """metrics.json's content and scores.npz's arrays, from the last epoch's weights: val
+    (None and no val arrays without a validation split), test, and train."""
+    model, batch_size, device = trainer.model, job.cfg["batch_size"], trainer.device
+    val, test, train = job.val, job.test, job.train
     arrays = {}
     if val is not None:
-        val_scores, _ = evaluate(model, val, cfg["batch_size"], device)
+        val_scores, _ = evaluate(model, val, batch_size, device)
         arrays = {"val_ids": np.array(val.sample_ids), "val_labels": val.labels, "val_scores": val_scores}
-    test_scores, _ = evaluate(model, test, cfg["batch_size"], device)
+    test_scores, _ = evaluate(model, test, batch_size, device)
     arrays.update(test_ids=np.array(test.sample_ids), test_labels=test.labels, test_scores=test_scores)
     # what the final model does on the clips it was trained on (eval mode, centred crop, as
     # val and test): the log's train_top1 is a running figure under augmentation
-    train_scores, _ = evaluate(model, train, cfg["batch_size"], device)
+    train_scores, _ = evaluate(model, train, batch_size, device)
     metrics = {"train": accuracy_report(train_scores, train.labels),
                "val": accuracy_report(val_scores, val.labels) if val is not None else None,
                "test": accuracy_report(test_scores, test.labels),
-               "epochs": epochs, "parameters": count_parameters(model), "num_class": num_class}
+               "epochs": job.cfg["epochs"], "parameters": count_parameters(model), "num_class": job.num_class}
+    return metrics, arrays
+
+
+def write_outputs(trainer: Trainer, job: TrainJob, metrics: dict, arrays: dict[str, np.ndarray],
+                  rows: list[dict]) -> None:
+    """scores.npz, model.pt, log.csv, metrics.json, in that order: metrics.json last, as the
+    sign a run finished. model.pt holds CPU tensors, so it loads without the training device."""
+    outputs = job.outputs
     with atomic_path(outputs.scores) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    kept = {}
-    if keep_heads and heads is not None:
+    heads, kept = trainer.heads, {}
+    if job.keep_heads and heads is not None:
         kept = {"heads": {k: v.cpu() for k, v in heads.state_dict().items()}, "heads_cfg": heads.config}
-    save_torch(outputs.model, {"model": {k: v.cpu() for k, v in model.state_dict().items()},
-                               "num_class": num_class, "num_points": num_points, "model_cfg": model_cfg, **kept})
+    save_torch(outputs.model, {"model": {k: v.cpu() for k, v in trainer.model.state_dict().items()},
+                               "num_class": job.num_class, "num_points": job.num_points,
+                               "model_cfg": job.model_cfg, **kept})
     _write_log(outputs.log, rows)
     write_json(outputs.metrics, metrics)
+
+
+def run(job: TrainJob) -> dict:
+    """Train, checkpointing every epoch into ``job.out_dir``; returns the metrics dict."""
+    trainer = setup(job)
+    start_epoch, rows = resume(trainer, job)
+    epochs = job.cfg["epochs"]
+    for epoch in range(start_epoch, epochs):
+        row = run_epoch(trainer, job, epoch)
+        rows.append(row)
+        val_top1 = "none" if row["val_top1"] is None else f"{row['val_top1']:.3f}"
+        log.info("epoch %d/%d lr %.4g loss %.4f train %.3f val %s (%.1fs)", epoch + 1, epochs, row["lr"],
+                 row["train_loss"], row["train_top1"], val_top1, row["seconds"])
+        save_checkpoint(trainer, job, epoch, rows)
+    metrics, arrays = final_evaluation(trainer, job)
+    write_outputs(trainer, job, metrics, arrays, rows)
     return metrics
+
+
+def train_stream(train: Feeder, val: Feeder | None, test: Feeder, num_class: int, edges: list[tuple[int, int]],
+                 model_cfg: dict, cfg: dict, seed: int, out_dir: str | Path, fp: str,
+                 mc: MCSetup | None = None, keep_heads: bool = False) -> dict:
+    """``run`` with its job spelled out, for the callers that predate ``TrainJob``. With
+    ``mc`` the MC terms join the CE loss; the text heads live only in training, unless
+    ``keep_heads``: then model.pt also holds them (``heads``, ``heads_cfg``), for zero-shot
+    scoring (``load_trained``). ``val`` None: no validation split (nothing is validated,
+    nothing val is written)."""
+    return run(TrainJob(train, val, test, num_class, edges, model_cfg, cfg, seed, out_dir, fp, mc, keep_heads))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
+from ..data.wholebody import PART_NAMES
 from ..model.losses import bidirectional_multi_positive
 from ..names import MC_TERMS as TERMS  # noqa: F401  (re-exported: the terms this module computes)
-from ..text.bank import PARTS
 
 
 def pick_synonyms(bank: dict[str, torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,7 +39,7 @@ def mc_losses(glob: torch.Tensor, parts: dict[str, torch.Tensor], labels: torch.
     if "parts" in terms and len(bank["segments"]):
         owned = bank["segment_members"][:, labels]                        # (M, B)
         in_batch = owned.any(1)
-        for k, part in enumerate(PARTS):
+        for k, part in enumerate(PART_NAMES):
             if part not in parts:
                 continue
             keep = in_batch & bank["segment_parts"][:, k]

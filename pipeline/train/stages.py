@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_splits
-from .feeder import Feeder
 from ..text.bank import TextBank
 from .bundle import stream_bundle, write_bundle
+from .data import load_splits
+from .feeder import Feeder
 from .loop import MCSetup, TrainOutputs, fingerprint, train_stream
 from .streams import STREAMS
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..text.bank import PARTS, TextBank
+from ..data.wholebody import PART_NAMES
+from ..text.bank import TextBank
 
 FEATURES = ("global", "parts")
 
@@ -22,7 +23,7 @@ def part_scores(part_feats: dict[str, np.ndarray], bank: TextBank,
     n = len(next(iter(part_feats.values()))) if part_feats else 0
     total, count = np.zeros((n, len(classes))), np.zeros(len(classes))
     segments = unit(bank.segments)
-    for k, part in enumerate(PARTS):
+    for k, part in enumerate(PART_NAMES):
         if part not in part_feats or not len(segments):
             continue
         owned = (bank.segment_members[:, classes] & bank.segment_parts[:, k][:, None]).astype(np.float64)  # (M, C)

@@ -79,6 +79,7 @@ rule tables:
                 subcategory=sub, labels={"table": label}) for name, (caption, sub, label) in TABLE_REPORT.items()],
     params:
         **values("tables"),
+        results=subpath(input.metrics, parent=True),
         out_dir=lambda wildcards, output: Path(output[0]).parent,
     log:
         log_file("tables"),
@@ -87,4 +88,4 @@ rule tables:
     conda:
         CONDA_ENV
     shell:
-        "python -m pipeline tables --results results --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m pipeline tables --results {params.results} --out-dir {params.out_dir} > {log} 2>&1"

@@ -28,6 +28,7 @@ checkpoint manifest:
 rule pose_shard:
     input:
         manifest=rules.manifest.output.manifest,
+        # the demo's samples are rendered from it (its manifest names it as their source)
         corpus=rules.manifest.output.corpus,
         code=code("pose"),
     output:
@@ -47,7 +48,7 @@ rule pose_shard:
     conda:
         CONDA_ENV
     shell:
-        "python -m pipeline pose --manifest {input.manifest} --corpus {input.corpus} --out {params.out_dir} "
+        "python -m pipeline pose --manifest {input.manifest} --out {params.out_dir} "
         "--shard {wildcards.shard} > {log} 2>&1"
 
 
@@ -72,7 +73,7 @@ rule pose:
     conda:
         CONDA_ENV
     shell:
-        "python -m pipeline pose --manifest {input.manifest} --corpus {input.corpus} --out {params.out_dir} > {log} 2>&1"
+        "python -m pipeline pose --manifest {input.manifest} --out {params.out_dir} > {log} 2>&1"
 
 
 rule keypoints:

@@ -1,14 +1,20 @@
-"""Dataset adapters: an official download (or your own list) -> manifest + class list.
+"""Dataset adapters: what the manifest stage writes for each `dataset`.
 
-Each adapter returns (manifest, classes) in the contracts of pipeline/data/manifest.py;
-`n_frames` and `fps` are 0 (unknown until the pose stage decodes the video).
+One table (ADAPTERS) names each dataset beside its adapter; the params schema's enum is
+checked against it. A downloaded dataset's adapter (an official download, or your own
+list) returns (manifest, classes) in the contracts of pipeline/data/manifest.py, with
+`n_frames` and `fps` 0 (unknown until the pose stage decodes the video). The demo's is
+generated: it returns the whole Dataset, its synthetic corpus and dictionary included.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from ...registry import load
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
@@ -48,15 +54,54 @@ def signer_number(name: str, pattern: str, source: str) -> int:
     return int(m.group(1))
 
 
+@dataclass(frozen=True)
+class Dataset:
+    """What the manifest stage writes: manifest.parquet, classes.csv, knowledge/<name> for
+    each entry of ``knowledge``, and ``described`` as corpus.json."""
+    manifest: pd.DataFrame
+    classes: pd.DataFrame
+    knowledge: dict[str, str]
+    described: dict
+
+
+@dataclass(frozen=True)
+class AdapterEntry:
+    target: str          # "module:function", imported when its dataset is asked for (pipeline/registry.py)
+    generated: bool      # made from params alone (no root folder, no download)
+
+
+ADAPTERS = {
+    "demo": AdapterEntry("pipeline.data.adapters.demo:demo", True),
+    "autsl": AdapterEntry("pipeline.data.adapters.autsl:autsl", False),
+    "slr500": AdapterEntry("pipeline.data.adapters.slr500:slr500", False),
+    "byo": AdapterEntry("pipeline.data.adapters.byo:byo", False),
+}
+DATASETS = tuple(ADAPTERS)
+
+
+def _adapter(name: str):
+    if name not in ADAPTERS:
+        raise ValueError(f"dataset {name!r}: no adapter (known: {', '.join(DATASETS)})")
+    return load(ADAPTERS[name].target)
+
+
 def build_dataset(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A downloaded dataset's (manifest, classes), read from datasets.<dataset>."""
     name = params["dataset"]
-    if name == "autsl":
-        from .autsl import autsl
-        return autsl(params["datasets"]["autsl"])
-    if name == "slr500":
-        from .slr500 import slr500
-        return slr500(params["datasets"]["slr500"])
-    if name == "byo":
-        from .byo import byo
-        return byo(params["datasets"]["byo"], params["seed"])
-    raise ValueError(f"dataset {name!r}: no adapter (known: demo, autsl, slr500, byo)")
+    if name in ADAPTERS and ADAPTERS[name].generated:
+        raise ValueError(f"dataset {name!r} is generated, not read from a download: use load_dataset")
+    return _adapter(name)(params)
+
+
+def load_dataset(params: dict, corpus_path: Path) -> Dataset:
+    """The dataset the params name. ``corpus_path``: where corpus.json will be (the demo's
+    manifest names it as every sample's source, which the synthetic pose backend renders)."""
+    name = params["dataset"]
+    if name in ADAPTERS and ADAPTERS[name].generated:
+        return _adapter(name)(params, corpus_path)
+    manifest, classes = build_dataset(params)
+    knowledge = {"README.md": f"# Knowledge base of {name}\n\nPut the expert dictionary of this sign "
+                              f"language (txt, md, csv, pdf) in a folder and point `knowledge.path` at it.\n"}
+    described = {"dataset": name, "source": params["datasets"][name], "samples": len(manifest),
+                 "classes": len(classes), "splits": manifest["split"].value_counts().sort_index().to_dict()}
+    return Dataset(manifest, classes, knowledge, described)

@@ -33,7 +33,8 @@ def read_class_list(path: Path, gloss_column: str) -> list[str]:
     return list(table.sort_values("ClassId")[gloss_column].astype(str))
 
 
-def autsl(cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def autsl(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cfg = params["datasets"]["autsl"]
     root = root_of(cfg, "autsl", _layout)
     require([root / s for s in SPLITS] + [root / cfg["labels"][s] for s in SPLITS] + [root / cfg["class_list"]],
             "autsl", _layout(cfg))

@@ -188,7 +188,8 @@ def _byo_folders(cfg: dict, seed: int) -> tuple[list[dict], list[str]]:
     return manifest, glosses
 
 
-def byo(cfg: dict, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def byo(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cfg, seed = params["datasets"]["byo"], params["seed"]
     if bool(cfg["csv"]) == bool(cfg["root"]):
         raise DatasetLayoutError("datasets.byo: set exactly one of csv (a path,label,signer,split file) "
                                  "or root (one folder per class)")

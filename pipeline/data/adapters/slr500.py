@@ -37,7 +37,7 @@ def read_gloss_list(path: Path, folder_ids: list[int]) -> dict[int, str]:
     matches = [ID_LINE.match(ln) for ln in lines]
     if all(matches):
         glosses = {}
-        for ln, m in zip(lines, matches):
+        for m in matches:
             cid = int(m.group(1))
             if cid in glosses:
                 raise DatasetLayoutError(f"{path}: id {cid} appears twice")
@@ -63,7 +63,8 @@ def _in(signer: int, first_last: list[int] | None) -> bool:
     return bool(first_last) and first_last[0] <= signer <= first_last[1]
 
 
-def slr500(cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def slr500(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cfg = params["datasets"]["slr500"]
     root = root_of(cfg, "slr500", _layout)
     videos = root / cfg["videos"]
     require([videos, root / cfg["gloss_list"]], "slr500", _layout(cfg))

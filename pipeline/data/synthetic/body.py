@@ -99,7 +99,7 @@ def body17(s: Signer, head: np.ndarray, wrists: dict[str, np.ndarray],
     out[:, 14] = a["hip_r"] + [-0.02, -leg, 0.03]
     out[:, 15] = out[:, 13] + [0.0, -leg, -0.03]
     out[:, 16] = out[:, 14] + [0.0, -leg, -0.03]
-    for k, (side, sign) in enumerate((("l", 1.0), ("r", -1.0))):
+    for k, sign in enumerate((1.0, -1.0)):       # left, right
         ankle = out[:, 15 + k]
         out[:, 17 + 3 * k] = ankle + [sign * 0.02, -0.06, 0.16]   # big toe
         out[:, 18 + 3 * k] = ankle + [sign * 0.07, -0.06, 0.13]   # small toe

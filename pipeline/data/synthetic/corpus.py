@@ -48,7 +48,8 @@ class Corpus:
     def sample_id(self, label: int, signer: int, rep: int) -> str:
         return f"s{signer:03d}_c{label:04d}_r{rep}"
 
-    def manifest(self) -> pd.DataFrame:
+    def manifest(self, source: str = "") -> pd.DataFrame:
+        """One row per clip; ``source`` fills the `video` column (where the corpus is)."""
         rows = []
         for label, sign in enumerate(self.signs):
             for s in self.signers:
@@ -58,7 +59,7 @@ class Corpus:
                     rows.append({
                         "sample_id": self.sample_id(label, s.signer_id, rep),
                         "split": self.splits[s.signer_id], "signer": s.signer_id, "label": label,
-                        "gloss": sign.gloss, "video": "", "n_frames": n_frames, "fps": self.fps,
+                        "gloss": sign.gloss, "video": source, "n_frames": n_frames, "fps": self.fps,
                     })
         return pd.DataFrame(rows).sort_values("sample_id", ignore_index=True)
 

@@ -56,7 +56,8 @@ HANDSHAPES: dict[str, Handshape] = {h.name: h for h in [
     Handshape("5", ("extended",) * 4, "out", 1.0,
               "All five fingers extended and spread wide apart."),
     Handshape("F", ("curved", "extended", "extended", "extended"), "touch", 0.8,
-              "Tip of the index finger touches the tip of the thumb to form a circle, the other three fingers extended and spread."),
+              "Tip of the index finger touches the tip of the thumb to form a circle, "
+              "the other three fingers extended and spread."),
     Handshape("I", ("closed", "closed", "closed", "extended"), "across", 0.0,
               "Little finger extended upward, the other fingers closed under the thumb."),
     Handshape("X", ("hooked", "closed", "closed", "closed"), "across", 0.0,

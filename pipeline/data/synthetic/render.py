@@ -10,8 +10,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .body import (Signer, body17, body_anchors, face68, hand_frame, hand_local, location_point,
-                   place_hand, rest_wrist, two_bone_ik)
+from .body import (
+    Signer,
+    body17,
+    body_anchors,
+    face68,
+    hand_frame,
+    hand_local,
+    location_point,
+    place_hand,
+    rest_wrist,
+    two_bone_ik,
+)
 from .phonology import HANDSHAPES, SignSpec
 
 _PER_REP_SECONDS = {"tap": 0.30, "circle": 0.60, "arc": 0.60, "push": 0.50, "down": 0.50,

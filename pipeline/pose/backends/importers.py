@@ -106,7 +106,7 @@ class PoseFormatFile(_Importer):
         conf = np.asarray(pose.body.confidence)[:, 0].astype(np.float32)
         out = []
         for t in range(len(data)):
-            def part(name, with_conf=False):
+            def part(name, with_conf=False, t=t):
                 xy, c = data[t, span[name]], conf[t, span[name]]
                 if not (c > 0).any():
                     return None

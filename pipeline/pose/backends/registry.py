@@ -1,35 +1,47 @@
-"""pose.backend -> a backend object (see the package docstring for the interface)."""
+"""pose.backend -> a backend object (see the package docstring for the interface).
+
+One table names each backend beside what it is: the params schema's enum, the CLI, the
+params keys the pose stage depends on (stage_params.py) and the run bundle read it here.
+"""
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
-BACKENDS = ("synthetic", "mediapipe", "rtmw", "mmpose", "sam_slr", "pose_format")
-# the backends that read a video (the others render the demo corpus or import keypoint files)
-READS_VIDEO = ("mediapipe", "rtmw", "mmpose")
-# the pose.* section holding each backend's settings
-SETTINGS = {"mediapipe": "mediapipe", "rtmw": "rtmw", "mmpose": "mmpose", "sam_slr": "importer",
-            "pose_format": "importer"}
+from ...registry import load
 
 
-def make_backend(cfg: dict, corpus_path: Path | None):
+@dataclass(frozen=True)
+class BackendEntry:
+    target: str                 # "module:class", imported on first use (pipeline/registry.py;
+                                # a plain string: stage_code.py reads it as an import)
+    settings: str | None        # the pose.* section holding its settings (None: it has none)
+    reads_video: bool           # the others render the demo corpus or import keypoint files
+
+
+REGISTRY = {
+    "synthetic": BackendEntry("pipeline.pose.backends.synthetic:SyntheticRenderer", None, False),
+    "mediapipe": BackendEntry("pipeline.pose.backends.mediapipe_holistic:MediaPipeHolistic", "mediapipe", True),
+    "rtmw": BackendEntry("pipeline.pose.backends.rtmw:RtmwOnnx", "rtmw", True),
+    "mmpose": BackendEntry("pipeline.pose.backends.mmpose_backend:MmposeTopDown", "mmpose", True),
+    "sam_slr": BackendEntry("pipeline.pose.backends.importers:SamSlrNpy", "importer", False),
+    "pose_format": BackendEntry("pipeline.pose.backends.importers:PoseFormatFile", "importer", False),
+}
+BACKENDS = tuple(REGISTRY)
+READS_VIDEO = tuple(name for name, entry in REGISTRY.items() if entry.reads_video)
+SETTINGS = {name: entry.settings for name, entry in REGISTRY.items() if entry.settings}
+SETTINGS_SECTIONS = tuple(dict.fromkeys(SETTINGS.values()))     # each pose.* settings section once
+
+
+def make_backend(cfg: dict):
+    """The backend ``cfg["backend"]`` names, configured from ``cfg`` (the pose section).
+    Video backends also get the stream limits they refuse a video by."""
     name = cfg["backend"]
-    stream_limits = (cfg["min_decoded_fraction"], cfg["min_frames"])    # what a video backend refuses
-    if name == "synthetic":
-        from .synthetic import SyntheticRenderer
-        return SyntheticRenderer(corpus_path)
-    if name == "mediapipe":
-        from .mediapipe_holistic import MediaPipeHolistic
-        return MediaPipeHolistic(cfg["mediapipe"], *stream_limits)
-    if name == "rtmw":
-        from .rtmw import RtmwOnnx
-        return RtmwOnnx(cfg["rtmw"], *stream_limits)
-    if name == "mmpose":
-        from .mmpose_backend import MmposeTopDown
-        return MmposeTopDown(cfg["mmpose"], *stream_limits)
-    if name == "sam_slr":
-        from .importers import SamSlrNpy
-        return SamSlrNpy(cfg["importer"])
-    if name == "pose_format":
-        from .importers import PoseFormatFile
-        return PoseFormatFile(cfg["importer"])
-    raise ValueError(f"pose.backend {name!r}: not one of {', '.join(BACKENDS)}")
+    if name not in REGISTRY:
+        raise ValueError(f"pose.backend {name!r}: not one of {', '.join(BACKENDS)}")
+    entry = REGISTRY[name]
+    backend = load(entry.target)
+    if entry.settings is None:
+        return backend()
+    if entry.reads_video:
+        return backend(cfg[entry.settings], cfg["min_decoded_fraction"], cfg["min_frames"])
+    return backend(cfg[entry.settings])
