@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Never reach for a model hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo lint test test-fast bench dag lock clean
+.PHONY: setup demo lint test test-fast bench bench-gpu dag lock clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,16 @@ bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark dag
 	$(BIN)/snakemake --cores $(CORES) all
 	$(BIN)/python -m pipeline benchmark describe
+
+# The GPU benchmark (issue 15), one command of at most ~8 minutes: ours fp32 and bf16 beside the
+# published model at the SLR-500 recipe's batch, then through the real data path (busy fraction,
+# projected recipe time). A dry run on the CPU: make bench-gpu DEVICE=cpu BATCH=4 STEPS=1
+DEVICE ?= cuda
+BATCH  ?= 120
+STEPS  ?= 8
+bench-gpu: $(STAMP)
+	$(BIN)/python -m pipeline benchmark train --config paper --device $(DEVICE) --batch $(BATCH) --steps $(STEPS) \
+		--precisions fp32 bf16 --feeder --json benchmark-train-$(DEVICE).json
 
 # The stage graph as a mermaid chart (GitHub and most markdown viewers draw it): dag.md
 dag: $(STAMP)

@@ -132,3 +132,44 @@ def test_fused_convs_start_from_the_public_per_branch_distribution(cin, cout):
     for std in _slice_stds(tcn, lambda m: m.entry.weight, 3):        # the branches' 1x1 entries
         assert std == pytest.approx(_public_conv_std(cout, bc), rel=0.05)
     assert _public_conv_std(cout, bc) == pytest.approx((2 / bc) ** 0.5, rel=0.05)
+
+
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_the_fused_model_is_the_published_per_subset_model_in_float64(train_mode):
+    """Ours and the published structure (model/reference.py) holding the same weights give
+    the same logits and the same gradients, to float64 rounding: the fused rewrites change
+    the arithmetic's order, not the function."""
+    from pipeline.model.reference import reference_from
+
+    torch.manual_seed(0)
+    p = get_preset("sam27")
+    ours = CTRGCN(7, spatial_adjacency(p.edges, 27), base_channels=16, num_units=4, stride_units=[2, 4]).double()
+    with torch.no_grad():
+        for m in ours.modules():
+            if isinstance(m, CTRGraphConv):
+                m.alpha.fill_(0.7)
+                m.bn.weight.fill_(0.5)
+    theirs = reference_from(ours)
+    assert count_parameters(theirs) == count_parameters(ours)
+    ours.train(train_mode)
+    theirs.train(train_mode)
+    x = torch.randn(3, 3, 12, 27, dtype=torch.float64)
+    out, ref = ours(x), theirs(x)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    out.square().sum().backward()
+    ref.square().sum().backward()
+    g_ours = ours.units[1].gcn.conv3.weight.grad
+    g_ref = torch.cat([c.conv3.weight.grad for c in theirs.units[1].gcn.convs])
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(ours.units[2].tcn.entry.weight.grad,
+                               torch.cat([b[0].weight.grad for b in theirs.units[2].tcn.branches[:-1]]),
+                               rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(ours.fc.weight.grad, theirs.fc.weight.grad, rtol=1e-9, atol=1e-10)
+
+
+def test_the_reference_has_the_papers_parameter_count():
+    from pipeline.model.reference import reference_ctrgcn
+
+    p = get_preset("gspmc87")
+    A = spatial_adjacency(p.edges, 87)
+    assert count_parameters(reference_ctrgcn(226, A)) == count_parameters(CTRGCN(226, A)) == 1_697_876

@@ -44,6 +44,22 @@ def _bn_init(bn: nn.modules.batchnorm._BatchNorm, scale: float) -> None:
     nn.init.constant_(bn.bias, 0)
 
 
+def add_graph_conv_state(module: nn.Module, in_channels: int, out_channels: int, A: np.ndarray,
+                         residual: bool) -> None:
+    """What unit_gcn holds besides its convs: the learnable adjacency PA (from A), alpha (the
+    refinement's scale, 0 at start), the output BatchNorm and the residual ``down`` (None,
+    identity, or a 1x1 conv + BN where the channels change), not yet initialised."""
+    module.PA = nn.Parameter(torch.from_numpy(A.astype(np.float32)))
+    module.alpha = nn.Parameter(torch.zeros(1))
+    module.bn = nn.BatchNorm2d(out_channels)
+    if not residual:
+        module.down = None
+    elif in_channels != out_channels:
+        module.down = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+    else:
+        module.down = nn.Identity()
+
+
 class CTRGraphConv(nn.Module):
     """unit_gcn of CTR-GCN: sum over subsets of CTR-GC, BN, residual, ReLU."""
 
@@ -58,15 +74,7 @@ class CTRGraphConv(nn.Module):
         self.conv12 = nn.Conv2d(in_channels, 2 * S * R, 1)
         self.conv3 = nn.Conv2d(in_channels, S * out_channels, 1)
         self.conv4 = nn.Conv2d(S * R, S * out_channels, 1, groups=S)
-        self.PA = nn.Parameter(torch.from_numpy(A.astype(np.float32)))
-        self.alpha = nn.Parameter(torch.zeros(1))
-        self.bn = nn.BatchNorm2d(out_channels)
-        if not residual:
-            self.down = None
-        elif in_channels != out_channels:
-            self.down = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
-        else:
-            self.down = nn.Identity()
+        add_graph_conv_state(self, in_channels, out_channels, A, residual)
         # conv1 and conv2 of every subset (2S convs of R rows), conv3 and conv4 (S convs each)
         fused = {self.conv12: 2 * S, self.conv3: S, self.conv4: S}
         for m in self.modules():
@@ -146,11 +154,15 @@ class MultiScaleTemporalConv(nn.Module):
 
 
 class TCNGCNUnit(nn.Module):
+    # the graph and temporal conv classes: model/reference.py's unit swaps in the published ones
+    graph_conv: type[nn.Module] = CTRGraphConv
+    temporal_conv: type[nn.Module] = MultiScaleTemporalConv
+
     def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, stride: int = 1,
                  residual: bool = True, kernel_size: int = 5, dilations: list[int] = (1, 2)):
         super().__init__()
-        self.gcn = CTRGraphConv(in_channels, out_channels, A)
-        self.tcn = MultiScaleTemporalConv(out_channels, out_channels, kernel_size, stride, list(dilations))
+        self.gcn = self.graph_conv(in_channels, out_channels, A)
+        self.tcn = self.temporal_conv(out_channels, out_channels, kernel_size, stride, list(dilations))
         if not residual:
             self.residual = None
         elif in_channels == out_channels and stride == 1:
@@ -186,15 +198,18 @@ class CTRGCN(nn.Module):
 
     def __init__(self, num_class: int, A: np.ndarray, in_channels: int = 3, num_person: int = 1,
                  base_channels: int = 64, num_units: int = 10, stride_units: list[int] = (5, 8),
-                 temporal_kernel: int = 5, dilations: list[int] = (1, 2), dropout: float = 0.0):
+                 temporal_kernel: int = 5, dilations: list[int] = (1, 2), dropout: float = 0.0,
+                 unit: type[nn.Module] = TCNGCNUnit):
+        """``unit``: the TCN-GCN unit class; model/reference.py passes the published
+        per-subset one (for the equivalence tests and the benchmark), training never does."""
         super().__init__()
         V = A.shape[-1]
         self.num_point, self.num_person, self.in_channels = V, num_person, in_channels
         self.data_bn = nn.BatchNorm1d(num_person * in_channels * V)
         units = []
         for k, (cin, cout, stride) in enumerate(unit_channels(base_channels, num_units, list(stride_units))):
-            units.append(TCNGCNUnit(in_channels if k == 0 else cin, cout, A, stride=stride,
-                                    residual=k > 0, kernel_size=temporal_kernel, dilations=dilations))
+            units.append(unit(in_channels if k == 0 else cin, cout, A, stride=stride,
+                              residual=k > 0, kernel_size=temporal_kernel, dilations=dilations))
         self.units = nn.Sequential(*units)
         self.out_channels = units[-1].gcn.out_channels
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()

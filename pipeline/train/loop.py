@@ -17,7 +17,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -31,14 +33,19 @@ from ..model.ctrgcn import CTRGCN, count_parameters
 from ..model.graph import spatial_adjacency
 from ..model.heads import TextAlignmentHeads
 from ..text.bank import TextBank
+from .accel import Timed, autocast, configure_backends, grad_scaler, resolve_precision
 from .feeder import Feeder
 from .mc import mc_losses, total_loss
 from .schedule import learning_rate
 
 log = logging.getLogger(__name__)
 
+# seconds: the epoch's wall time; data_seconds of it the training loop waited for batches
+# (crop-resize and stream derivation, train.prefetch batches ahead in a background thread),
+# compute_seconds the training steps themselves (the rest: validation, logging)
 LOG_FIELDS = ["epoch", "lr", "train_loss", "train_mc_loss", "train_top1", "val_loss", "val_top1", "val_top5",
-              "seconds"]
+              "seconds", "data_seconds", "compute_seconds"]
+TIMING_FIELDS = ("seconds", "data_seconds", "compute_seconds")    # what a rerun may change
 
 
 @dataclass
@@ -126,12 +133,13 @@ def fingerprint(*parts) -> str:
     return h.hexdigest()
 
 
-def predict_logits(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device) -> np.ndarray:
+def predict_logits(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device,
+                   precision: str = "fp32") -> np.ndarray:
     """Logits (N, classes) in feeder order, eval mode, the feeder's centred test crop: what
     training scores val and test with, and what `predict`/`evaluate` score new clips with."""
     model.eval()
     outs = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(precision, device):
         for _, x, _ in feeder.batches(batch_size, None):
             outs.append(model(torch.from_numpy(x).to(device)).float().cpu().numpy())
     scores = np.concatenate(outs)
@@ -139,19 +147,21 @@ def predict_logits(model: nn.Module, feeder: Feeder, batch_size: int, device: to
     return scores
 
 
-def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device) -> tuple[np.ndarray, float]:
+def evaluate(model: nn.Module, feeder: Feeder, batch_size: int, device: torch.device,
+             precision: str = "fp32") -> tuple[np.ndarray, float]:
     """Logits (N, classes) in feeder order and the mean CE loss."""
-    scores = predict_logits(model, feeder, batch_size, device)
+    scores = predict_logits(model, feeder, batch_size, device, precision)
     loss = nn.functional.cross_entropy(torch.from_numpy(scores).double(), torch.as_tensor(np.array(feeder.labels)))
     return scores, float(loss)
 
 
-def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, device: torch.device) -> dict:
+def validation_columns(model: nn.Module, val: Feeder | None, batch_size: int, device: torch.device,
+                       precision: str = "fp32") -> dict:
     """An epoch's val_loss, val_top1, val_top5; None each without a validation split (the
     csv log leaves them empty)."""
     if val is None:
         return {"val_loss": None, "val_top1": None, "val_top5": None}
-    scores, loss = evaluate(model, val, batch_size, device)
+    scores, loss = evaluate(model, val, batch_size, device, precision)
     acc = accuracy_report(scores, val.labels)
     return {"val_loss": loss, "val_top1": acc["top1"], "val_top5": acc["top5"]}
 
@@ -240,6 +250,12 @@ class Trainer:
     heads: TextAlignmentHeads | None
     text_bank: dict[str, torch.Tensor] | None
     optimizer: torch.optim.Optimizer
+    precision: str = "fp32"                     # resolved train.precision (accel.py)
+    scaler: torch.amp.GradScaler | None = None  # fp16 only
+    encode: Callable | None = None              # model.features, compiled with train.compile
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.encode or self.model.features)(x)
 
 
 def setup(job: TrainJob) -> Trainer:
@@ -253,6 +269,8 @@ def setup(job: TrainJob) -> Trainer:
                          f"({len(job.train)} clips): lower train.batch_size")
     job.outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
+    precision = resolve_precision(cfg["precision"], device)
+    configure_backends(cfg["deterministic"], device)
     keep_freed_memory()
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(job.seed)
@@ -263,7 +281,10 @@ def setup(job: TrainJob) -> Trainer:
         heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
         text_bank = (mc.bank.centred() if mc.centre_text else mc.bank).to_torch(device)
     trainable = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
-    return Trainer(device, model, heads, text_bank, build_optimizer(trainable, cfg))
+    # compiled: the forward of the encoder (the state dicts stay the plain module's)
+    encode = torch.compile(model.features) if cfg["compile"] else None
+    return Trainer(device, model, heads, text_bank, build_optimizer(trainable, cfg), precision,
+                   grad_scaler(precision, device), encode)
 
 
 def resume(trainer: Trainer, job: TrainJob) -> tuple[int, list[dict]]:
@@ -277,6 +298,8 @@ def resume(trainer: Trainer, job: TrainJob) -> tuple[int, list[dict]]:
     if trainer.heads is not None:
         trainer.heads.load_state_dict(state["heads"])
     trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.scaler is not None and "scaler" in state:
+        trainer.scaler.load_state_dict(state["scaler"])
     start_epoch = int(state["epoch"]) + 1
     log.info("resuming %s from epoch %d", job.out_dir, start_epoch)
     return start_epoch, state["log"]
@@ -287,17 +310,43 @@ def batch_loss(trainer: Trainer, mc: MCSetup | None, xb: torch.Tensor, yb: torch
     """One batch's training loss (CE, plus lambda times the MC terms when heads are trained),
     the logits (for the running accuracy) and the MC terms' mean for the log (None when no
     term applied to this batch)."""
-    features = trainer.model.features(xb)
-    logits = trainer.model.classify(features)
+    with autocast(trainer.precision, trainer.device):
+        features = trainer.features(xb)
+        logits = trainer.model.classify(features)
+        if trainer.heads is not None:
+            glob, parts = trainer.heads(features)
+    # the losses in fp32 (log-softmax over classes and over the text bank)
+    logits = logits.float()
     loss = nn.functional.cross_entropy(logits, yb)
     mc_mean = None
     if trainer.heads is not None:
-        glob, parts = trainer.heads(features)
-        terms = mc_losses(glob, parts, yb, trainer.text_bank, mc.terms, mc.temperature)
+        terms = mc_losses(glob.float(), {k: v.float() for k, v in parts.items()}, yb, trainer.text_bank,
+                          mc.terms, mc.temperature)
         if terms:
             mc_mean = float(torch.stack(list(terms.values())).mean().detach())
         loss = total_loss(loss, terms, mc.weight)
     return loss, logits, mc_mean
+
+
+def tensor_batches(batches, device: torch.device):
+    """(x, y) tensors of a feeder's batches; in pinned memory for a CUDA device, so that
+    the copy to it runs asynchronously (done in the prefetch thread, off the step)."""
+    for _, x, y in batches:
+        xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+        if device.type == "cuda":
+            xb, yb = xb.pin_memory(), yb.pin_memory()
+        yield xb, yb
+
+
+def optimizer_step(trainer: Trainer, loss: torch.Tensor) -> None:
+    trainer.optimizer.zero_grad(set_to_none=True)
+    if trainer.scaler is None:
+        loss.backward()
+        trainer.optimizer.step()
+        return
+    trainer.scaler.scale(loss).backward()
+    trainer.scaler.step(trainer.optimizer)
+    trainer.scaler.update()
 
 
 def _non_finite(job: TrainJob, loss: torch.Tensor, epoch: int, step: int) -> NonFiniteError:
@@ -324,26 +373,32 @@ def run_epoch(trainer: Trainer, job: TrainJob, epoch: int) -> dict:
     loss_sum, mc_sum, correct, seen = 0.0, 0.0, 0, 0
     bar = tqdm(total=len(job.train) // cfg["batch_size"] or 1, desc=f"epoch {epoch + 1}/{cfg['epochs']}",
                leave=False, disable=None)
-    for step, (_, x, y) in enumerate(job.train.batches(cfg["batch_size"], rng, drop_last=True)):
-        xb, yb = torch.from_numpy(x).to(trainer.device), torch.from_numpy(y).to(trainer.device)
-        loss, logits, mc_mean = batch_loss(trainer, job.mc, xb, yb)
-        if mc_mean is not None:
-            mc_sum += mc_mean * len(y)
-        if not torch.isfinite(loss):
-            # stop before the step: the checkpoint of the last finished epoch stays as it was
-            raise _non_finite(job, loss, epoch, step)
-        trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        trainer.optimizer.step()
-        loss_sum += float(loss.detach()) * len(y)
-        correct += int((logits.argmax(1) == yb).sum())
-        seen += len(y)
-        bar.update(1)
-    bar.close()
+    batches = Timed(tensor_batches(job.train.batches(cfg["batch_size"], rng, drop_last=True), trainer.device),
+                    cfg["prefetch"])
+    loop_started = time.perf_counter()
+    try:
+        for step, (x, y) in enumerate(batches):
+            xb, yb = x.to(trainer.device, non_blocking=True), y.to(trainer.device, non_blocking=True)
+            loss, logits, mc_mean = batch_loss(trainer, job.mc, xb, yb)
+            if mc_mean is not None:
+                mc_sum += mc_mean * len(y)
+            if not torch.isfinite(loss):
+                # stop before the step: the checkpoint of the last finished epoch stays as it was
+                raise _non_finite(job, loss, epoch, step)
+            optimizer_step(trainer, loss)
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(y)
+            bar.update(1)
+    finally:
+        batches.close()
+        bar.close()
+    loop_seconds = time.perf_counter() - loop_started
     return {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_mc_loss": mc_sum / seen,
             "train_top1": correct / seen,
-            **validation_columns(trainer.model, job.val, cfg["batch_size"], trainer.device),
-            "seconds": round(time.time() - started, 3)}
+            **validation_columns(trainer.model, job.val, cfg["batch_size"], trainer.device, trainer.precision),
+            "seconds": round(time.time() - started, 3), "data_seconds": round(batches.waited, 3),
+            "compute_seconds": round(loop_seconds - batches.waited, 3)}
 
 
 def save_checkpoint(trainer: Trainer, job: TrainJob, epoch: int, rows: list[dict]) -> None:
@@ -352,7 +407,8 @@ def save_checkpoint(trainer: Trainer, job: TrainJob, epoch: int, rows: list[dict
     save_torch(job.outputs.checkpoint, {"model": trainer.model.state_dict(),
                                         "optimizer": trainer.optimizer.state_dict(),
                                         "heads": heads.state_dict() if heads is not None else {},
-                                        "epoch": epoch, "log": rows, "fingerprint": job.fingerprint})
+                                        "epoch": epoch, "log": rows, "fingerprint": job.fingerprint,
+                                        **({"scaler": trainer.scaler.state_dict()} if trainer.scaler else {})})
 
 
 def final_evaluation(trainer: Trainer, job: TrainJob) -> tuple[dict, dict[str, np.ndarray]]:
@@ -360,15 +416,16 @@ def final_evaluation(trainer: Trainer, job: TrainJob) -> tuple[dict, dict[str, n
     (None and no val arrays without a validation split), test, and train."""
     model, batch_size, device = trainer.model, job.cfg["batch_size"], trainer.device
     val, test, train = job.val, job.test, job.train
+    scores = partial(evaluate, model, batch_size=batch_size, device=device, precision=trainer.precision)
     arrays = {}
     if val is not None:
-        val_scores, _ = evaluate(model, val, batch_size, device)
+        val_scores, _ = scores(val)
         arrays = {"val_ids": np.array(val.sample_ids), "val_labels": val.labels, "val_scores": val_scores}
-    test_scores, _ = evaluate(model, test, batch_size, device)
+    test_scores, _ = scores(test)
     arrays.update(test_ids=np.array(test.sample_ids), test_labels=test.labels, test_scores=test_scores)
     # what the final model does on the clips it was trained on (eval mode, centred crop, as
     # val and test): the log's train_top1 is a running figure under augmentation
-    train_scores, _ = evaluate(model, train, batch_size, device)
+    train_scores, _ = scores(train)
     metrics = {"train": accuracy_report(train_scores, train.labels),
                "val": accuracy_report(val_scores, val.labels) if val is not None else None,
                "test": accuracy_report(test_scores, test.labels),

@@ -1,0 +1,141 @@
+"""Benchmarks (not timed tests): training throughput and the demo DAG's wall time.
+
+    python -m pipeline benchmark train   # ours beside the published model, interleaved (benchmark/train.py)
+    python -m pipeline benchmark dag     # the whole demo DAG: wall time and peak memory
+    python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
+
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def benchmark_dag(params_path: Path, cores: int) -> dict:
+    """Run the whole DAG from scratch in a scratch copy of the workflow; sample the RSS
+    of the whole process tree (concurrent jobs add up) every 0.2 s."""
+    root = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="gspmc-dag-") as tmp:
+        wd = Path(tmp)
+        for name in ("Snakefile", "dvc.yaml"):
+            shutil.copy(root / name, wd / name)
+        shutil.copytree(root / "workflow", wd / "workflow")
+        shutil.copy(params_path, wd / "params.yaml")
+        snakemake = Path(sys.executable).parent / "snakemake"
+        t0 = time.perf_counter()
+        env = dict(os.environ, PATH=f"{snakemake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        proc = psutil.Popen([str(snakemake), "--cores", str(cores), "all"], cwd=wd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak = [0]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], _tree_rss(proc))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        output = proc.communicate()[0]
+        done.set()
+        sampler.join()
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"the DAG failed:\n{output[-3000:]}")
+        metrics = json.loads(next((wd / "results").glob("*/metrics.json")).read_text())
+    result = {"seconds": seconds, "peak_rss_mib": peak[0] / 2 ** 20, "cores": cores,
+              "ensemble_test_top1": metrics["ensemble"]["test"]["top1"], "chance_top1": metrics["chance_top1"],
+              "metrics": metrics}
+    print(f"demo DAG: {seconds / 60:.1f} min on {cores} cores, peak RSS (whole process tree) "
+          f"{result['peak_rss_mib']:.0f} MiB, ensemble test top-1 {result['ensemble_test_top1']:.3f} "
+          f"(chance {result['chance_top1']:.3f})", flush=True)
+    print(accuracy_table(metrics), flush=True)
+    return result
+
+
+def accuracy_table(metrics: dict) -> str:
+    """metrics.json's top-1 per stream and the ensemble: train (the final model on its own
+    training clips), val, test."""
+    pct = lambda m, split: "-" if not m.get(split) else f"{100 * m[split]['top1']:.1f}"  # noqa: E731
+    rows = [f"{'':13s} {'train':>6s} {'val':>6s} {'test':>6s}"]
+    for name, m in [*metrics["streams"].items(), ("ensemble", metrics["ensemble"])]:
+        rows.append(f"{name:13s} {pct(m, 'train'):>6s} {pct(m, 'val'):>6s} {pct(m, 'test'):>6s}")
+    return "\n".join(rows)
+
+
+def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
+    """The gsp variant over the dataset's classes, cold then warm cache: seconds and
+    requests per class. ``endpoint``: ``configured`` (params' provider as is) or
+    ``echo`` (the openai provider against a loopback endpoint with canned answers:
+    measures our client, retry and cache path, not a model)."""
+    import copy
+
+    from ..describe.echo_server import EchoServer
+    from ..describe.stages import run_describe
+
+    res = Path("results") / params["dataset"]
+    needed = [res / "classes.csv", Path(params["knowledge"]["path"]), res / "kb_index"]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"run the DAG first (snakemake --cores 2 all); missing: {', '.join(missing)}")
+    params = copy.deepcopy(params)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gspmc-describe-") as tmp, EchoServer() as echo:
+        params["describe"]["cache_dir"] = str(Path(tmp) / "cache")
+        if endpoint == "echo":
+            params["describe"]["provider"] = "openai"
+            params["describe"]["openai"].update(base_url=echo.base_url, api_key_env=None, model="echo")
+        for run in ("cold", "warm"):
+            stats = run_describe(params, "gsp", res / "classes.csv", Path(params["knowledge"]["path"]),
+                                 res / "kb_index", Path(tmp) / "gsp.jsonl", Path(tmp) / "gsp.md")
+            stats.update(run=run, provider=params["describe"]["provider"], endpoint=endpoint)
+            results.append(stats)
+            print(f"describe {endpoint:10s} {run}: {stats['seconds_per_class'] * 1000:.1f} ms/class, "
+                  f"{stats['requests'] / stats['classes']:.2f} requests/class, "
+                  f"{stats['cache_hits'] / stats['classes']:.2f} cache hits/class ({stats['classes']} classes)",
+                  flush=True)
+    return results
+
+
+def run_benchmark(args, params: dict) -> None:
+    print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
+          f"torch {torch.__version__}", flush=True)
+    if args.what == "train":
+        from ..io import write_json
+        from .train import run_train_benchmark
+        results = run_train_benchmark(params, args.config, args.steps, args.device, args.precisions, args.batch,
+                                      args.feeder, args.memory, args.compile)
+        if args.json is not None:
+            write_json(args.json, results)
+    elif args.what == "pose":
+        from ..pose.benchmark import benchmark_pose
+        benchmark_pose(params, args.video, args.copies, psutil.cpu_count())
+    elif args.what == "describe":
+        for endpoint in ("configured", "echo"):
+            benchmark_describe(params, endpoint)
+    else:
+        benchmark_dag(args.params, psutil.cpu_count())

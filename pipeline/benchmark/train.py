@@ -1,0 +1,356 @@
+"""`python -m pipeline benchmark train`: our training step beside the published CTR-GCN
+structure (model/reference.py: one conv per subset and branch, as the public code) in the
+same process, step for step interleaved, so both rates see the same machine state; a rate
+measured on another day, or in another process under other load, is no baseline (separate
+runs on a shared 2-core machine vary by 15-50 %).
+
+Reported per configuration: samples/s of each, their ratio, the peak memory of each (CPU: a
+child process per model, its peak RSS; CUDA: torch's peak allocation per step), the FLOP-limit
+estimate (FlopCounterMode on one sample, forward + backward, over a measured matmul peak),
+and with ``--feeder`` the rate through the real data path (crop-resize, stream derivation,
+prefetch thread, pinned copies) with the device's busy fraction and the projected wall time
+of the paper's SLR-500 recipe at that rate.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.wholebody import PART_NAMES, get_preset
+from ..model.ctrgcn import count_parameters
+from ..model.heads import TextAlignmentHeads
+from ..model.reference import reference_from
+from ..text.bank import TextBank
+from ..train.accel import Timed, autocast, resolve_precision
+from ..train.feeder import Feeder
+from ..train.loop import build_model, keep_freed_memory, pick_device, tensor_batches
+from ..train.mc import TERMS, mc_losses, total_loss
+
+# The paper's encoder at the shape of issue 15: V=87, T=64, 226 classes (AUTSL), batch 16 on
+# the CPU; the SLR-500 recipe (presets.slr500) uses batch 120 on a GPU.
+PAPER = {"model": {"base_channels": 64, "num_units": 10, "stride_units": [5, 8], "temporal_kernel": 5,
+                   "dilations": [1, 2], "dropout": 0.0},
+         "num_points": 87, "window": 64, "batch_size": 16, "num_class": 226}
+# SLR-500's training split (signers 1-36: 87,500 clips) and the recipe's epochs, for the projection
+SLR500_TRAIN_CLIPS, SLR500_EPOCHS = 87_500, 110
+
+
+def shape_of(params: dict, which: str, batch_size: int | None = None) -> dict:
+    """The paper's shape, or the demo's (params' model, preset, window, batch)."""
+    if which == "paper":
+        shape = dict(PAPER)
+    else:
+        shape = {"model": params["model"], "num_points": get_preset(params["keypoints"]["preset"]).num_points,
+                 "window": params["train"]["window"], "batch_size": params["train"]["batch_size"],
+                 "num_class": params.get("synthetic", {}).get("classes", 40)}
+    return {**shape, "batch_size": batch_size or shape["batch_size"]}
+
+
+def random_bank(num_class: int, dim: int = 384, synonyms: int = 3, segments: int = 6) -> TextBank:
+    """A text bank of the demo's proportions with random unit vectors: the MC terms'
+    cost does not depend on what the texts say."""
+    rng = np.random.default_rng(0)
+
+    def unit(*s):
+        v = rng.normal(size=(*s, dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    M = num_class * segments
+    eye = np.eye(num_class, dtype=bool)
+    return TextBank(unit(num_class), eye, unit(num_class, synonyms), np.ones((num_class, synonyms), bool),
+                    np.repeat(eye[:, None], synonyms, 1), unit(M), np.repeat(eye, segments, 0),
+                    rng.random((M, len(PART_NAMES))) < 0.4, {})
+
+
+def _preset_for(shape: dict):
+    preset = get_preset("gspmc87" if shape["num_points"] == 87 else "all133")
+    if preset.num_points != shape["num_points"]:
+        raise ValueError(f"no preset with {shape['num_points']} points")
+    return preset
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak_gflops(device: torch.device, dtype: torch.dtype = torch.float32, seconds: float = 1.0) -> float:
+    """Measured GFLOP/s of a large square matmul: the machine's practical dense peak."""
+    n = 1024 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    _sync(device)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds or done < 3:
+        a @ b
+        done += 1
+        if device.type == "cuda" and done % 10:
+            continue
+        _sync(device)
+    _sync(device)
+    return 2 * n ** 3 * done / (time.perf_counter() - started) / 1e9
+
+
+def train_flops_per_sample(shape: dict) -> float:
+    """FLOPs of one training step per sample (forward + backward of CE), counted on the
+    CPU on a batch of 2 (BatchNorm in training mode wants more than one value)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    preset = _preset_for(shape)
+    model = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
+    x = torch.randn(2, 3, shape["window"], shape["num_points"])
+    y = torch.randint(0, shape["num_class"], (2,))
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / 2
+
+
+class _Contender:
+    """One model, its optimiser and how it steps (precision, MC terms)."""
+
+    def __init__(self, name: str, model, device, precision: str, heads=None, bank=None):
+        self.name, self.model, self.device, self.precision = name, model.to(device), device, precision
+        self.heads, self.bank = heads, bank
+        trainable = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+        self.optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        self.seconds, self.samples, self.peak_bytes = 0.0, 0, 0
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast(self.precision, self.device):
+            features = self.model.features(x)
+            logits = self.model.classify(features)
+            if self.heads is not None:
+                glob, parts = self.heads(features)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
+        if self.heads is not None:
+            terms = mc_losses(glob.float(), {k: v.float() for k, v in parts.items()}, y, self.bank, list(TERMS), 0.1)
+            loss = total_loss(loss, terms, 0.5)
+        return loss
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        loss = self.loss(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def saved_for_backward_mib(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """What autograd keeps of one step's forward until its backward (each storage
+        once): the activation memory, which grows with batch, window and width; counted,
+        not sampled, so it is the same on every run."""
+        storages: dict[int, int] = {}
+
+        def pack(tensor: torch.Tensor) -> torch.Tensor:
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss = self.loss(x, y)
+        loss.backward()
+        self.optimizer.zero_grad(set_to_none=True)
+        return sum(storages.values()) / 2 ** 20
+
+    def timed_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        _sync(self.device)
+        started = time.perf_counter()
+        self.step(x, y)
+        _sync(self.device)
+        self.seconds += time.perf_counter() - started
+        self.samples += len(y)
+        if self.device.type == "cuda":
+            self.peak_bytes = max(self.peak_bytes, torch.cuda.max_memory_allocated(self.device))
+
+
+def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc: bool = True,
+               compiled: bool = False) -> list[_Contender]:
+    """The reference in fp32 (the public model has no mixed precision), ours in each
+    precision, and ours fp32 with the MC heads and terms: all from one set of initial
+    weights, so every contender does the same work."""
+    preset = _preset_for(shape)
+    torch.manual_seed(0)
+    ours = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
+    out = [_Contender("reference", reference_from(ours), device, "fp32")]
+    for precision in precisions:
+        model = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
+        model.load_state_dict(ours.state_dict())
+        out.append(_Contender(f"ours {precision}", model, device, precision))
+        if compiled:                          # train.compile: the encoder's forward through torch.compile
+            twin = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
+            twin.load_state_dict(ours.state_dict())
+            twin.features = torch.compile(twin.features)
+            out.append(_Contender(f"ours {precision} compiled", twin, device, precision))
+    if with_mc:
+        bank = random_bank(shape["num_class"])
+        heads = TextAlignmentHeads(ours.out_channels, bank.dim,
+                                   {k: list(v) for k, v in preset.parts.items()}).to(device)
+        out.append(_Contender("ours fp32 CE+MC", ours, device, "fp32", heads, bank.to_torch(device)))
+    return out
+
+
+def measure_interleaved(shape: dict, steps: int, threads: int, device_name: str = "cpu",
+                        precisions: tuple[str, ...] = ("fp32",), with_mc: bool = True, compiled: bool = False) -> dict:
+    """samples/s of every contender, one step of each in turn, ``steps`` rounds after a
+    warm-up round (allocator, kernels, cuDNN plans)."""
+    keep_freed_memory()
+    torch.set_num_threads(threads)
+    device = pick_device(device_name)
+    resolved = [resolve_precision(p, device) for p in precisions]
+    racers = contenders(shape, device, list(dict.fromkeys(resolved)), with_mc, compiled)
+    x = torch.randn(shape["batch_size"], 3, shape["window"], shape["num_points"], device=device)
+    y = torch.randint(0, shape["num_class"], (shape["batch_size"],), device=device)
+    for racer in racers:
+        racer.step(x, y)
+    for _ in range(steps):
+        for racer in racers:
+            racer.timed_step(x, y)
+    rates = {r.name: r.samples / r.seconds for r in racers}
+    saved = {r.name: r.saved_for_backward_mib(x, y) for r in racers}
+    result = {"device": str(device), "threads": threads, "steps": steps, "samples_per_s": rates,
+              "saved_for_backward_mib": saved,
+              "parameters": {"reference": count_parameters(racers[0].model), "ours": count_parameters(racers[1].model)},
+              "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")}}
+    if device.type == "cuda":
+        result["peak_memory_mib"] = {r.name: r.peak_bytes / 2 ** 20 for r in racers}
+        result["gpu"] = torch.cuda.get_device_name(device)
+    return result
+
+
+def peak_rss_alone(shape: dict, which: str, steps: int, threads: int) -> float:
+    """Peak RSS (MiB) of a fresh process that trains only ``which`` (reference | ours) for
+    ``steps`` steps: on the CPU each model's memory must be its own process's."""
+    out = subprocess.run([sys.executable, "-m", __name__, json.dumps(shape), which, str(steps), str(threads)],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _train_alone(shape: dict, which: str, steps: int, threads: int) -> float:
+    # glibc's default thresholds (no keep_freed_memory): freed large blocks go back to the
+    # OS, so the high-water mark is the peak of what was live
+    torch.set_num_threads(threads)
+    racer = next(c for c in contenders(shape, torch.device("cpu"), ["fp32"], False) if c.name.startswith(which))
+    x = torch.randn(shape["batch_size"], 3, shape["window"], shape["num_points"])
+    y = torch.randint(0, shape["num_class"], (shape["batch_size"],))
+    for _ in range(steps):
+        racer.step(x, y)
+    return high_water_rss_mib()
+
+
+def high_water_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss
+    over an exec, so a child started by a big parent would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024     # no procfs (macOS)
+
+
+def synthetic_feeder(shape: dict, clips: int, stream: str = "bone", seed: int = 0) -> Feeder:
+    """Random clips of 40-120 frames (a dataset's spread), fed as training feeds them."""
+    rng = np.random.default_rng(seed)
+    preset = _preset_for(shape)
+    data = [rng.random((int(rng.integers(40, 121)), shape["num_points"], 3), dtype=np.float32)
+            for _ in range(clips)]
+    return Feeder(data, rng.integers(0, shape["num_class"], clips), [str(k) for k in range(clips)], stream,
+                  preset.parents, shape["window"], 0.5, 0.95)
+
+
+def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, precision: str,
+                   prefetch: int = 2) -> dict:
+    """Ours through the real data path: batches from a Feeder (crop-resize, stream), made
+    ``prefetch`` ahead in a thread, pinned and copied as training does. Busy fraction: the
+    device time of the steps (CUDA events; on the CPU the step time) over the wall time."""
+    keep_freed_memory()
+    torch.set_num_threads(threads)
+    device = pick_device(device_name)
+    precision = resolve_precision(precision, device)
+    racer = contenders(shape, device, [precision], with_mc=False)[1]
+    feeder = synthetic_feeder(shape, shape["batch_size"] * (steps + 1))
+    rng = np.random.default_rng(0)
+    batches = Timed(tensor_batches(feeder.batches(shape["batch_size"], rng, drop_last=True), device), prefetch)
+    busy, first = 0.0, True
+    try:
+        for x, y in batches:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if first:                          # warm-up, untimed
+                racer.step(x, y)
+                _sync(device)
+                batches.waited, first, started = 0.0, False, time.perf_counter()
+                continue
+            if device.type == "cuda":
+                begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                begin.record()
+                racer.step(x, y)
+                end.record()
+                end.synchronize()
+                busy += begin.elapsed_time(end) / 1000
+            else:
+                t0 = time.perf_counter()
+                racer.step(x, y)
+                busy += time.perf_counter() - t0
+        _sync(device)
+        wall = time.perf_counter() - started
+    finally:
+        batches.close()
+    rate = steps * shape["batch_size"] / wall
+    return {"precision": precision, "samples_per_s": rate, "busy_fraction": busy / wall,
+            "data_wait_fraction": batches.waited / wall, "prefetch": prefetch,
+            "slr500_recipe_hours": SLR500_TRAIN_CLIPS * SLR500_EPOCHS / rate / 3600}
+
+
+def run_train_benchmark(params: dict, which: str, steps: int, device: str, precisions: list[str],
+                        batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False) -> list[dict]:
+    results = []
+    for name in ["demo", "paper"] if which == "both" else [which]:
+        shape = shape_of(params, name, batch_size)
+        # the demo trains with train.threads per job; the paper's size gets the machine's cores
+        threads = params["train"]["threads"] if name == "demo" else len(os.sched_getaffinity(0))
+        r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled)
+        r["config"] = name
+        rates = r["samples_per_s"]
+        ref = rates["reference"]
+        print(f"{name}: V={shape['num_points']} T={shape['window']} batch {shape['batch_size']} classes "
+              f"{shape['num_class']}, {r['parameters']['ours']:,} parameters (reference "
+              f"{r['parameters']['reference']:,}), {r['device']}, {threads} thread(s), {steps} interleaved steps",
+              flush=True)
+        for racer, rate in rates.items():
+            mem = f", peak {r['peak_memory_mib'][racer]:.0f} MiB" if "peak_memory_mib" in r else ""
+            print(f"  {racer:18s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference  "
+                  f"{r['saved_for_backward_mib'][racer]:7.0f} MiB saved for backward{mem}", flush=True)
+        dev = pick_device(device)
+        flops = train_flops_per_sample(shape)
+        peak = matmul_peak_gflops(dev, torch.bfloat16 if dev.type == "cuda" and "bf16" in precisions
+                                  else torch.float32)
+        r["flops_per_sample"], r["matmul_peak_gflops"] = flops, peak
+        r["flop_limit_samples_per_s"] = peak * 1e9 / flops
+        first = next(k for k in rates if k.startswith("ours"))
+        print(f"  FLOP limit: {flops / 1e9:.1f} GFLOP per sample (train step, FlopCounterMode) over a measured "
+              f"matmul peak of {peak:.0f} GFLOP/s = {r['flop_limit_samples_per_s']:.1f} samples/s; {first} is "
+              f"{100 * rates[first] / r['flop_limit_samples_per_s']:.0f} % of it", flush=True)
+        if memory and dev.type == "cpu":
+            r["peak_rss_mib"] = {w: peak_rss_alone(shape, w, 2, threads) for w in ("reference", "ours")}
+            print(f"  peak RSS alone (2 steps, own process): reference {r['peak_rss_mib']['reference']:.0f} MiB, "
+                  f"ours {r['peak_rss_mib']['ours']:.0f} MiB", flush=True)
+        if feeder:
+            r["feeder"] = [measure_feeder(shape, steps, threads, device, p) for p in precisions]
+            for f in r["feeder"]:
+                print(f"  through the feeder, ours {f['precision']}: {f['samples_per_s']:.2f} samples/s, device busy "
+                      f"{100 * f['busy_fraction']:.0f} % of the wall time, waiting for data "
+                      f"{100 * f['data_wait_fraction']:.0f} %; SLR-500 recipe ({SLR500_EPOCHS} epochs x "
+                      f"{SLR500_TRAIN_CLIPS:,} clips) at this rate: {f['slr500_recipe_hours']:.1f} h", flush=True)
+        results.append(r)
+    return results
+
+
+if __name__ == "__main__":      # peak_rss_alone's child: SHAPE_JSON WHICH STEPS THREADS
+    print(_train_alone(json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))

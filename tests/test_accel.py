@@ -1,0 +1,80 @@
+"""train.precision, train.prefetch and the epoch log's data and compute seconds
+(pipeline/train/accel.py): speed knobs that never change what the CPU trains."""
+import threading
+import time
+
+import pytest
+import torch
+from test_train_steps import _job, _same, _weights
+
+from pipeline.train.accel import Timed, resolve_precision
+from pipeline.train.loop import TIMING_FIELDS, run_epoch, setup
+
+
+def test_auto_precision_is_fp32_on_the_cpu_and_fp16_needs_cuda():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        resolve_precision("fp16", cpu)
+    with pytest.raises(ValueError, match="train.precision 'half'"):
+        resolve_precision("half", cpu)
+
+
+def test_prefetching_batches_changes_nothing_that_is_trained(tmp_path):
+    """The producer thread draws the crops in the loop's order: the same rows and weights
+    with the batches prepared ahead as without; the row says where the time went."""
+    runs = {}
+    for depth in (0, 3):
+        trainer = setup(_job(tmp_path / str(depth), prefetch=depth, dropout=0.3))
+        row = run_epoch(trainer, _job(tmp_path / str(depth), prefetch=depth, dropout=0.3), 0)
+        runs[depth] = ({k: v for k, v in row.items() if k not in TIMING_FIELDS}, _weights(trainer.model))
+        assert 0 <= row["data_seconds"] and 0 < row["compute_seconds"] <= row["seconds"]
+    assert runs[0][0] == runs[3][0] and _same(runs[0][1], runs[3][1])
+
+
+def test_bf16_on_the_cpu_trains_with_fp32_weights_and_losses(tmp_path):
+    job = _job(tmp_path, precision="bf16")
+    trainer = setup(job)
+    row = run_epoch(trainer, job, 0)
+    assert trainer.precision == "bf16" and row["train_loss"] > 0 and row["train_mc_loss"] > 0
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+
+
+def test_timed_hands_over_every_item_in_order_and_counts_the_wait():
+    def slow():
+        for k in range(5):
+            time.sleep(0.02)
+            yield k
+
+    for depth in (0, 2):
+        batches = Timed(slow(), depth)
+        assert list(batches) == [0, 1, 2, 3, 4]
+        assert batches.waited >= 0.05     # the consumer did nothing else: it waited for most of it
+        batches.close()
+
+
+def test_timed_raises_the_producers_error_in_the_consumer_and_close_stops_it():
+    def failing():
+        yield 1
+        raise ValueError("clip 7 is broken")
+
+    batches = Timed(failing(), 2)
+    assert next(batches) == 1
+    with pytest.raises(ValueError, match="clip 7 is broken"):
+        next(batches)
+
+    produced = []
+
+    def endless():
+        k = 0
+        while True:
+            produced.append(k)
+            yield k
+            k += 1
+
+    before = threading.active_count()
+    batches = Timed(endless(), 2)
+    assert next(batches) == 0
+    batches.close()                      # a loop left early (a non-finite loss)
+    assert threading.active_count() == before and len(produced) <= 5

@@ -1,0 +1,45 @@
+"""`benchmark train` (pipeline.benchmark.train.py) on a tiny shape: both models in one
+process with the same parameters and weights, every contender timed, the data path run."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from pipeline.benchmark.train import contenders, measure_feeder, measure_interleaved, train_flops_per_sample
+
+TINY = {"model": {"base_channels": 8, "num_units": 2, "stride_units": [2], "temporal_kernel": 3,
+                  "dilations": [1, 2], "dropout": 0.0},
+        "num_points": 87, "window": 8, "batch_size": 4, "num_class": 5}
+
+
+def test_the_reference_starts_from_our_weights_and_computes_our_function():
+    racers = contenders(TINY, torch.device("cpu"), ["fp32"], with_mc=False)
+    reference, ours = (r.model.eval() for r in racers)
+    x = torch.randn(2, 3, TINY["window"], TINY["num_points"])
+    torch.testing.assert_close(reference(x), ours(x), rtol=1e-4, atol=1e-5)
+
+
+def test_every_contender_is_timed_and_the_counts_are_real():
+    r = measure_interleaved(TINY, steps=1, threads=1, precisions=("fp32", "bf16"))
+    assert set(r["samples_per_s"]) == {"reference", "ours fp32", "ours bf16", "ours fp32 CE+MC"}
+    assert all(rate > 0 for rate in r["samples_per_s"].values())
+    assert r["parameters"]["reference"] == r["parameters"]["ours"]
+    saved = r["saved_for_backward_mib"]
+    assert saved["ours bf16"] < saved["ours fp32"]          # bf16 activations take half the bytes
+    assert train_flops_per_sample(TINY) > 0
+
+
+def test_the_feeder_path_reports_where_the_time_went():
+    f = measure_feeder(TINY, steps=2, threads=1, device_name="cpu", precision="fp32")
+    assert f["samples_per_s"] > 0 and 0 <= f["data_wait_fraction"] <= 1 and 0 < f["busy_fraction"] <= 1.01
+    assert f["slr500_recipe_hours"] > 0
+
+
+@pytest.mark.slow
+def test_peak_rss_is_the_childs_own():
+    """A child started from this (big) test process reports its own high-water mark."""
+    import json
+    out = subprocess.run([sys.executable, "-m", "pipeline.benchmark.train", json.dumps(TINY), "ours", "1", "1"],
+                         check=True, capture_output=True, text=True).stdout
+    assert 100 < float(out.strip().splitlines()[-1]) < 2000
