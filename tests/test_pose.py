@@ -485,3 +485,14 @@ def test_demo_detector_noise_is_calibrated_on_mediapipe_jitter(fixture_pose):
     for part in ("body", "face", "hand"):
         assert demo[part] == pytest.approx(real[part], rel=0.25), (part, demo, real)
     assert real["hand"] > 5 * real["face"]       # the hands are tracked far less steadily
+
+
+@pytest.mark.slow
+@needs_fixture
+def test_the_stage_overhead_benchmark_times_the_stage_beside_bare_mediapipe():
+    from pipeline.config import load_params
+    from pipeline.pose.benchmark import stage_overhead
+
+    r = stage_overhead(load_params(ROOT / "params.yaml"), FIXTURE, rounds=1)
+    assert r["bare_frames_per_s"] > 0 and r["stage_frames_per_s"] > 0
+    assert 0.3 < r["stage_over_bare"] < 3

@@ -30,6 +30,60 @@ def backend_frames_per_s(params: dict, name: str, video: Path) -> dict:
             "frames_per_s": round(frames / wall, 1)}
 
 
+def bare_mediapipe_seconds(cfg: dict, video: Path) -> tuple[int, float]:
+    """MediaPipe alone: decode, convert to RGB, Holistic.process, with the stage's settings
+    and nothing of ours (no mapping, checks or writing). Returns (frames, seconds)."""
+    import cv2
+    from mediapipe.python.solutions.holistic import Holistic
+
+    started, frames = time.perf_counter(), 0
+    cap = cv2.VideoCapture(str(video))
+    with Holistic(static_image_mode=False, model_complexity=cfg["model_complexity"], smooth_landmarks=True,
+                  refine_face_landmarks=False, min_detection_confidence=cfg["min_detection_confidence"],
+                  min_tracking_confidence=cfg["min_tracking_confidence"]) as holistic:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            holistic.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            frames += 1
+    cap.release()
+    return frames, time.perf_counter() - started
+
+
+def stage_seconds(params: dict, video: Path, work: Path) -> tuple[int, float]:
+    """The pose stage on a one-video manifest, in this process (no start-up): what a
+    shard job does per video beyond MediaPipe (digest, checks, mapping, shard, index)."""
+    from ..data.shards import read_shards
+
+    p = _copies_params(params, dataset="byo")
+    manifest = work / "manifest.parquet"
+    _write_copies_manifest(manifest, video, 1)
+    out = work / f"pose-{time.perf_counter_ns()}"
+    started = time.perf_counter()
+    run_pose(p, manifest, out)
+    seconds = time.perf_counter() - started
+    return sum(len(v) for v in read_shards(out)[0].values()), seconds
+
+
+def stage_overhead(params: dict, video: Path, rounds: int = 2) -> dict:
+    """The stage's frames/s over bare MediaPipe's on one video, interleaved (bare, stage,
+    bare, stage, ...) after one untimed pass of each: their ratio is the stage's overhead."""
+    cfg = params["pose"]["mediapipe"]
+    times = {"bare": 0.0, "stage": 0.0}
+    frames = {"bare": 0, "stage": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(rounds + 1):
+            for name in times:
+                n, s = bare_mediapipe_seconds(cfg, video) if name == "bare" else stage_seconds(params, video, Path(tmp))
+                if k:                              # the first round warms caches and the models' files
+                    times[name] += s
+                    frames[name] += n
+    fps = {name: frames[name] / times[name] for name in times}
+    return {"bare_frames_per_s": round(fps["bare"], 1), "stage_frames_per_s": round(fps["stage"], 1),
+            "stage_over_bare": round(fps["stage"] / fps["bare"], 3), "rounds": rounds}
+
+
 def _copies_params(params: dict, dataset: str | None = None) -> dict:
     p = copy.deepcopy(params)
     if dataset:
@@ -116,6 +170,10 @@ def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int) -> 
             continue
         print(f"{name:10s} {r['frames_per_s']:7.1f} frames/s  ({r['frames']} frames in {r['seconds']} s; "
               f"{r['version']})", flush=True)
+    r = stage_overhead(params, Path(video))
+    print(f"\nthe pose stage (mediapipe, in process) {r['stage_frames_per_s']} frames/s, bare MediaPipe "
+          f"{r['bare_frames_per_s']} frames/s: stage / bare = {r['stage_over_bare']:.3f} "
+          f"({r['rounds']} interleaved rounds)", flush=True)
     print(f"\nshards in parallel ({copies} copies of the video, one per shard, backend mediapipe):", flush=True)
     for r in scaling(params, Path(video), copies, list(range(1, max_workers + 1))):
         print(f"  workers {r['workers']}: {r['frames_per_s']:7.1f} frames/s  ({r['frames']} frames in "
