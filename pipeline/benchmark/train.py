@@ -29,10 +29,19 @@ from ..model.ctrgcn import count_parameters
 from ..model.heads import TextAlignmentHeads
 from ..model.reference import reference_from
 from ..text.bank import TextBank
-from ..train.accel import Timed, autocast, resolve_precision
+from ..train.accel import Timed, resolve_precision
 from ..train.feeder import Feeder
-from ..train.loop import build_model, keep_freed_memory, pick_device, tensor_batches
-from ..train.mc import TERMS, mc_losses, total_loss
+from ..train.loop import (
+    MCSetup,
+    Trainer,
+    batch_loss,
+    build_model,
+    keep_freed_memory,
+    optimizer_step,
+    pick_device,
+    tensor_batches,
+)
+from ..train.mc import TERMS
 
 # The paper's encoder at the shape of issue 15: V=87, T=64, 226 classes (AUTSL), batch 16 on
 # the CPU; the SLR-500 recipe (presets.slr500) uses batch 120 on a GPU.
@@ -115,32 +124,27 @@ def train_flops_per_sample(shape: dict) -> float:
 
 
 class _Contender:
-    """One model, its optimiser and how it steps (precision, MC terms)."""
+    """One model stepped as training steps it: a Trainer (model, heads, optimiser,
+    precision, compiled encoder) through the loop's own batch_loss and optimizer_step."""
 
-    def __init__(self, name: str, model, device, precision: str, heads=None, bank=None):
-        self.name, self.model, self.device, self.precision = name, model.to(device), device, precision
-        self.heads, self.bank = heads, bank
+    def __init__(self, name: str, model, device, precision: str, mc: MCSetup | None = None,
+                 compiled: bool = False):
+        self.name, self.model, self.device, self.mc = name, model.to(device), device, mc
+        heads = bank = None
+        if mc is not None:
+            heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
+            bank = mc.bank.to_torch(device)
         trainable = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
-        self.optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        self.trainer = Trainer(device, self.model, heads, bank, optimizer, precision,
+                               encode=torch.compile(self.model.features) if compiled else None)
         self.seconds, self.samples, self.peak_bytes = 0.0, 0, 0
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with autocast(self.precision, self.device):
-            features = self.model.features(x)
-            logits = self.model.classify(features)
-            if self.heads is not None:
-                glob, parts = self.heads(features)
-        loss = torch.nn.functional.cross_entropy(logits.float(), y)
-        if self.heads is not None:
-            terms = mc_losses(glob.float(), {k: v.float() for k, v in parts.items()}, y, self.bank, list(TERMS), 0.1)
-            loss = total_loss(loss, terms, 0.5)
-        return loss
+        return batch_loss(self.trainer, self.mc, x, y)[0]
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        loss = self.loss(x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        optimizer_step(self.trainer, self.loss(x, y))
 
     def saved_for_backward_mib(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """What autograd keeps of one step's forward until its backward (each storage
@@ -156,7 +160,7 @@ class _Contender:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             loss = self.loss(x, y)
         loss.backward()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.trainer.optimizer.zero_grad(set_to_none=True)
         return sum(storages.values()) / 2 ** 20
 
     def timed_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -173,28 +177,29 @@ class _Contender:
 
 
 def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc: bool = True,
-               compiled: bool = False) -> list[_Contender]:
-    """The reference in fp32 (the public model has no mixed precision), ours in each
-    precision, and ours fp32 with the MC heads and terms: all from one set of initial
-    weights, so every contender does the same work."""
+               compiled: bool = False, reference: bool = True) -> list[_Contender]:
+    """The reference in fp32 (the public model has no mixed precision; left out with
+    ``reference=False``), ours in each precision (and compiled, with ``compiled``), and ours
+    fp32 with the MC heads and terms: all from one set of initial weights, so every
+    contender does the same work."""
     preset = _preset_for(shape)
     torch.manual_seed(0)
     ours = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
-    out = [_Contender("reference", reference_from(ours), device, "fp32")]
-    for precision in precisions:
+
+    def copy_of_ours():
         model = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
         model.load_state_dict(ours.state_dict())
-        out.append(_Contender(f"ours {precision}", model, device, precision))
+        return model
+
+    out = [_Contender("reference", reference_from(ours), device, "fp32")] if reference else []
+    for precision in precisions:
+        out.append(_Contender(f"ours {precision}", copy_of_ours(), device, precision))
         if compiled:                          # train.compile: the encoder's forward through torch.compile
-            twin = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
-            twin.load_state_dict(ours.state_dict())
-            twin.features = torch.compile(twin.features)
-            out.append(_Contender(f"ours {precision} compiled", twin, device, precision))
+            out.append(_Contender(f"ours {precision} compiled", copy_of_ours(), device, precision, compiled=True))
     if with_mc:
-        bank = random_bank(shape["num_class"])
-        heads = TextAlignmentHeads(ours.out_channels, bank.dim,
-                                   {k: list(v) for k, v in preset.parts.items()}).to(device)
-        out.append(_Contender("ours fp32 CE+MC", ours, device, "fp32", heads, bank.to_torch(device)))
+        mc = MCSetup(random_bank(shape["num_class"]), list(TERMS), 0.1, 0.5,
+                     {k: list(v) for k, v in preset.parts.items()})
+        out.append(_Contender("ours fp32 CE+MC", ours, device, "fp32", mc))
     return out
 
 
@@ -238,7 +243,8 @@ def _train_alone(shape: dict, which: str, steps: int, threads: int) -> float:
     # glibc's default thresholds (no keep_freed_memory): freed large blocks go back to the
     # OS, so the high-water mark is the peak of what was live
     torch.set_num_threads(threads)
-    racer = next(c for c in contenders(shape, torch.device("cpu"), ["fp32"], False) if c.name.startswith(which))
+    racer = next(c for c in contenders(shape, torch.device("cpu"), ["fp32"], False, reference=which == "reference")
+                 if c.name.startswith(which))
     x = torch.randn(shape["batch_size"], 3, shape["window"], shape["num_points"])
     y = torch.randint(0, shape["num_class"], (shape["batch_size"],))
     for _ in range(steps):
@@ -274,7 +280,7 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
     torch.set_num_threads(threads)
     device = pick_device(device_name)
     precision = resolve_precision(precision, device)
-    racer = contenders(shape, device, [precision], with_mc=False)[1]
+    racer = contenders(shape, device, [precision], with_mc=False, reference=False)[0]
     feeder = synthetic_feeder(shape, shape["batch_size"] * (steps + 1))
     rng = np.random.default_rng(0)
     batches = Timed(tensor_batches(feeder.batches(shape["batch_size"], rng, drop_last=True), device), prefetch)

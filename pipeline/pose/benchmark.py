@@ -34,13 +34,12 @@ def bare_mediapipe_seconds(cfg: dict, video: Path) -> tuple[int, float]:
     """MediaPipe alone: decode, convert to RGB, Holistic.process, with the stage's settings
     and nothing of ours (no mapping, checks or writing). Returns (frames, seconds)."""
     import cv2
-    from mediapipe.python.solutions.holistic import Holistic
+
+    from .backends.mediapipe_holistic import holistic_graph
 
     started, frames = time.perf_counter(), 0
     cap = cv2.VideoCapture(str(video))
-    with Holistic(static_image_mode=False, model_complexity=cfg["model_complexity"], smooth_landmarks=True,
-                  refine_face_landmarks=False, min_detection_confidence=cfg["min_detection_confidence"],
-                  min_tracking_confidence=cfg["min_tracking_confidence"]) as holistic:
+    with holistic_graph(cfg) as holistic:
         while True:
             ok, frame = cap.read()
             if not ok:

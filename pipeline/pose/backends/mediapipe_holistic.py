@@ -30,6 +30,20 @@ def mediapipe_version() -> str:
     return mediapipe.__version__
 
 
+@contextlib.contextmanager
+def holistic_graph(cfg: dict):
+    """A MediaPipe Holistic graph with the pose.mediapipe settings (what the backend and
+    `benchmark pose`'s bare timing both run)."""
+    from mediapipe.python.solutions.holistic import Holistic
+
+    with warnings.catch_warnings(), Holistic(
+            static_image_mode=False, model_complexity=cfg["model_complexity"], smooth_landmarks=True,
+            refine_face_landmarks=False, min_detection_confidence=cfg["min_detection_confidence"],
+            min_tracking_confidence=cfg["min_tracking_confidence"]) as holistic:
+        warnings.simplefilter("ignore", UserWarning)   # protobuf deprecation noise from inside mediapipe
+        yield holistic
+
+
 class MediaPipeHolistic(VideoBackend):
     name = "mediapipe"
 
@@ -40,14 +54,8 @@ class MediaPipeHolistic(VideoBackend):
 
     @contextlib.contextmanager
     def video_session(self):
-        from mediapipe.python.solutions.holistic import Holistic
-
         # a fresh graph per video: Holistic tracks across frames and must not carry a person over
-        with warnings.catch_warnings(), Holistic(
-                static_image_mode=False, model_complexity=self.cfg["model_complexity"], smooth_landmarks=True,
-                refine_face_landmarks=False, min_detection_confidence=self.cfg["min_detection_confidence"],
-                min_tracking_confidence=self.cfg["min_tracking_confidence"]) as holistic:
-            warnings.simplefilter("ignore", UserWarning)   # protobuf deprecation noise from inside mediapipe
+        with holistic_graph(self.cfg) as holistic:
 
             def estimate(rgb: np.ndarray) -> np.ndarray:
                 res = holistic.process(rgb)
