@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Never reach for a model hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo lint test test-fast bench bench-gpu dag lock clean
+.PHONY: setup demo lint test test-fast bench bench-clips bench-gpu dag lock clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark dag
 	$(BIN)/snakemake --cores $(CORES) all
 	$(BIN)/python -m pipeline benchmark describe
+
+# A training job's peak memory per clip store on 125k synthetic clips (~10 GB written to a temporary
+# folder, ~10 GB more for the disk store's scratch file; 10-20 minutes on 2 cores)
+bench-clips: $(STAMP)
+	$(BIN)/python -m pipeline benchmark clips --samples 125000 --steps 20 --json benchmark-clips.json
 
 # The GPU benchmark (issue 15), one command of at most ~8 minutes: ours fp32 and bf16 beside the
 # published model at the SLR-500 recipe's batch, then through the real data path (busy fraction,

@@ -244,22 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_page, needs_params=False)
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag", "pose"])
-    p.add_argument("--steps", type=int, default=4, help="train: timed steps per contender")
+    p.add_argument("what", choices=["train", "describe", "dag", "pose", "clips"])
+    p.add_argument("--steps", type=int, default=4, help="train: timed steps per contender; clips: batches fed")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both",
                    help="train: the demo's encoder (params) or the paper's (V=87, T=64, 226 classes)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"], help="train: where to train")
     p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["auto", "fp32", "bf16", "fp16"],
                    help="train: ours in each of these (the reference runs fp32)")
-    p.add_argument("--batch", type=int, help="train: batch size (default: the config's; paper 16)")
+    p.add_argument("--batch", type=int, help="train: batch size (default: the config's; paper 16); clips: 120")
     p.add_argument("--feeder", action="store_true", help="train: also through the real data path (busy fraction, "
                    "projected SLR-500 recipe time)")
     p.add_argument("--memory", action="store_true", help="train, CPU: each model's peak RSS in its own process")
-    p.add_argument("--json", type=Path, help="train: also write the results here")
+    p.add_argument("--json", type=Path, help="train, clips: also write the results here")
     p.add_argument("--compile", action="store_true", help="train: also ours with torch.compile (train.compile)")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),
                    help="pose: the video to time the backends on")
     p.add_argument("--copies", type=int, default=8, help="pose: copies of the video for the parallel run")
+    p.add_argument("--rounds", type=int, default=2, help="pose: interleaved rounds of the stage / bare timing")
+    p.add_argument("--samples", type=int, default=125_000, help="clips: synthetic clips in the set")
+    p.add_argument("--stores", nargs="+", default=["memory", "disk"], choices=["memory", "disk"],
+                   help="clips: the train.clips.store values to measure, each in its own process")
+    p.add_argument("--dir", type=Path, help="clips: where the synthetic set is written and reused "
+                   "(default: a temporary folder, removed after)")
     p.set_defaults(func=_benchmark)
 
     p = sub.add_parser("overlay", help="a video with its 133 pose points and the preset's bones drawn on "

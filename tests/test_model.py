@@ -69,9 +69,17 @@ def test_temporal_conv_branches():
     assert out.shape == (2, 16, 4, 5)
     bc = 4
     h = torch.relu(m.entry_bn(m.entry(x)))
-    expected_pool = m.pool_bn(F.max_pool2d(h[:, 2 * bc:], (3, 1), (2, 1), (1, 0)))
-    torch.testing.assert_close(out[:, 2 * bc:3 * bc], expected_pool)
-    torch.testing.assert_close(out[:, 3 * bc:], m.plain(x))
+    # eval mode: the fused exit BatchNorm is an affine map per channel
+    scale = m.exit_bn.weight / torch.sqrt(m.exit_bn.running_var + m.exit_bn.eps)
+    shift = m.exit_bn.bias - m.exit_bn.running_mean * scale
+
+    def exit_bn(y, rows):
+        return y * scale[rows, None, None] + shift[rows, None, None]
+
+    rows = slice(2 * bc, 3 * bc)
+    expected_pool = exit_bn(F.max_pool2d(h[:, 2 * bc:], (3, 1), (2, 1), (1, 0)), rows)
+    torch.testing.assert_close(out[:, rows], expected_pool)
+    torch.testing.assert_close(out[:, 3 * bc:], exit_bn(m.plain(x), slice(3 * bc, 4 * bc)))
 
 
 def test_shapes_and_gradients():
@@ -173,3 +181,35 @@ def test_the_reference_has_the_papers_parameter_count():
     p = get_preset("gspmc87")
     A = spatial_adjacency(p.edges, 87)
     assert count_parameters(reference_ctrgcn(226, A)) == count_parameters(CTRGCN(226, A)) == 1_697_876
+
+
+def test_a_model_saved_before_the_closing_batchnorms_were_fused_loads():
+    """A trained run's model.pt of the earlier layout (one BatchNorm per temporal branch)
+    loads into the fused model as the same weights."""
+    torch.manual_seed(0)
+    p = get_preset("gspmc87")
+    model = CTRGCN(10, spatial_adjacency(p.edges, 87), base_channels=8, num_units=2, stride_units=[2])
+    model.train()(torch.randn(4, 3, 8, 87))              # running statistics other than the initial ones
+    new = model.state_dict()
+    old = {}
+    for key, value in new.items():
+        unit, _, rest = key.partition(".tcn.")
+        if not rest:
+            old[key] = value
+        elif rest.startswith("exit_bn."):
+            name = rest.split(".", 1)[1]
+            branches = ["temporal.0.1", "temporal.1.1", "pool_bn", "plain.1"]
+            bc = value.numel() // len(branches)
+            for k, branch in enumerate(branches):
+                part = value if name == "num_batches_tracked" else value[k * bc:(k + 1) * bc]
+                old[f"{unit}.tcn.{branch}.{name}"] = part
+        elif rest.startswith(("temporal.", "plain.")):
+            module, name = rest.rsplit(".", 1)
+            old[f"{unit}.tcn.{module}.0.{name}"] = value
+        else:
+            old[key] = value
+    assert "units.0.tcn.pool_bn.running_mean" in old and "units.0.tcn.exit_bn.weight" not in old
+    fresh = CTRGCN(10, spatial_adjacency(p.edges, 87), base_channels=8, num_units=2, stride_units=[2])
+    fresh.load_state_dict(old)
+    loaded = fresh.state_dict()
+    assert loaded.keys() == new.keys() and all(torch.equal(loaded[k], new[k]) for k in new)

@@ -43,6 +43,7 @@ def test_the_schema_enums_are_the_registries():
     from pipeline.data.wholebody import PRESETS
     from pipeline.describe.stages import PROVIDERS
     from pipeline.pose.backends.registry import BACKENDS
+    from pipeline.train.clips import STORES
 
     schema = json.loads((ROOT / "workflow/schemas/params.schema.json").read_text())
     props = "properties"
@@ -54,6 +55,7 @@ def test_the_schema_enums_are_the_registries():
         (f"{props}/keypoints/{props}/preset", tuple(PRESETS)),
         (f"{props}/ablations/{props}/keypoints/items", tuple(PRESETS)),
         (f"{runs}/keypoints", tuple(PRESETS)),
+        (f"{props}/train/{props}/clips/{props}/store", STORES),
     ]:
         assert tuple(_enums(schema, path)) == home, path
     assert tuple(schema[props]["presets"]["propertyNames"]["enum"]) == DATASETS

@@ -43,3 +43,18 @@ def test_peak_rss_is_the_childs_own():
     out = subprocess.run([sys.executable, "-m", "pipeline.benchmark.train", json.dumps(TINY), "ours", "1", "1"],
                          check=True, capture_output=True, text=True).stdout
     assert 100 < float(out.strip().splitlines()[-1]) < 2000
+
+
+@pytest.mark.slow
+def test_the_clips_benchmark_measures_each_store_in_its_own_process(tmp_path):
+    from pipeline.benchmark.clips import run_clips_benchmark
+
+    results = run_clips_benchmark(tmp_path, 40, ["memory", "disk"], 2, 8)
+    assert [r["store"] for r in results] == ["memory", "disk"]
+    for r in results:
+        assert r["clips"] == {"train": 28, "test": 12}
+        assert r["peak_rss_mib"] > 50 and r["samples_per_s"] > 0
+    # the set is written once and reused
+    stamp = (tmp_path / "manifest.parquet").stat().st_mtime_ns
+    run_clips_benchmark(tmp_path, 40, ["disk"], 1, 8)
+    assert (tmp_path / "manifest.parquet").stat().st_mtime_ns == stamp

@@ -135,6 +135,21 @@ def test_resume_starts_fresh_from_other_inputs_or_no_checkpoint(tmp_path):
     assert _same(built, _weights(fresh.model)) and not fresh.optimizer.state_dict()["state"]
 
 
+def test_resume_starts_fresh_from_a_checkpoint_of_another_model_layout(tmp_path):
+    """Same params and inputs, but written by code whose modules were named or shaped
+    otherwise: loading it would fail (or mismatch the optimiser's moments), so start over."""
+    job = _job(tmp_path)
+    trainer = setup(job)
+    save_checkpoint(trainer, job, 0, [run_epoch(trainer, job, 0)])
+    state = torch.load(job.outputs.checkpoint, weights_only=True)
+    state["model"] = {k.replace("exit_bn", "pool_bn"): v for k, v in state["model"].items()}
+    torch.save(state, job.outputs.checkpoint)
+    fresh = setup(job)
+    built = _weights(fresh.model)
+    assert resume(fresh, job) == (0, [])
+    assert _same(built, _weights(fresh.model)) and not fresh.optimizer.state_dict()["state"]
+
+
 @pytest.mark.parametrize("val", [True, False])
 def test_final_evaluation_scores_val_test_and_train(tmp_path, val):
     job = _job(tmp_path, val=val)

@@ -3,6 +3,7 @@
     python -m pipeline benchmark train   # ours beside the published model, interleaved (benchmark/train.py)
     python -m pipeline benchmark dag     # the whole demo DAG: wall time and peak memory
     python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
+    python -m pipeline benchmark clips   # a training job's peak memory per clip store at 125k clips
 
 """
 from __future__ import annotations
@@ -131,9 +132,17 @@ def run_benchmark(args, params: dict) -> None:
                                       args.feeder, args.memory, args.compile)
         if args.json is not None:
             write_json(args.json, results)
+    elif args.what == "clips":
+        from ..io import write_json
+        from .clips import run_clips_benchmark
+        with tempfile.TemporaryDirectory(prefix="gspmc-clips-") as tmp:
+            results = run_clips_benchmark(args.dir or Path(tmp), args.samples, args.stores, args.steps,
+                                          args.batch or 120)
+        if args.json is not None:
+            write_json(args.json, results)
     elif args.what == "pose":
         from ..pose.benchmark import benchmark_pose
-        benchmark_pose(params, args.video, args.copies, psutil.cpu_count())
+        benchmark_pose(params, args.video, args.copies, psutil.cpu_count(), args.rounds)
     elif args.what == "describe":
         for endpoint in ("configured", "echo"):
             benchmark_describe(params, endpoint)

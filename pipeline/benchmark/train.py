@@ -29,7 +29,7 @@ from ..model.ctrgcn import count_parameters
 from ..model.heads import TextAlignmentHeads
 from ..model.reference import reference_from
 from ..text.bank import TextBank
-from ..train.accel import Timed, resolve_precision
+from ..train.accel import Timed, configure_backends, resolve_precision
 from ..train.feeder import Feeder
 from ..train.loop import (
     MCSetup,
@@ -50,6 +50,7 @@ PAPER = {"model": {"base_channels": 64, "num_units": 10, "stride_units": [5, 8],
          "num_points": 87, "window": 64, "batch_size": 16, "num_class": 226}
 # SLR-500's training split (signers 1-36: 87,500 clips) and the recipe's epochs, for the projection
 SLR500_TRAIN_CLIPS, SLR500_EPOCHS = 87_500, 110
+MATMUL_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def shape_of(params: dict, which: str, batch_size: int | None = None) -> dict:
@@ -317,17 +318,21 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
 def run_train_benchmark(params: dict, which: str, steps: int, device: str, precisions: list[str],
                         batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False) -> list[dict]:
     results = []
+    # the cuDNN flags training runs with (train.deterministic): the benchmark times what trains
+    deterministic = params["train"]["deterministic"]
+    configure_backends(deterministic, pick_device(device))
     for name in ["demo", "paper"] if which == "both" else [which]:
         shape = shape_of(params, name, batch_size)
         # the demo trains with train.threads per job; the paper's size gets the machine's cores
         threads = params["train"]["threads"] if name == "demo" else len(os.sched_getaffinity(0))
         r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled)
-        r["config"] = name
+        r["config"], r["deterministic"] = name, deterministic
         rates = r["samples_per_s"]
         ref = rates["reference"]
         print(f"{name}: V={shape['num_points']} T={shape['window']} batch {shape['batch_size']} classes "
               f"{shape['num_class']}, {r['parameters']['ours']:,} parameters (reference "
-              f"{r['parameters']['reference']:,}), {r['device']}, {threads} thread(s), {steps} interleaved steps",
+              f"{r['parameters']['reference']:,}), {r['device']}, {threads} thread(s), {steps} interleaved steps, "
+              f"train.deterministic {deterministic}",
               flush=True)
         for racer, rate in rates.items():
             mem = f", peak {r['peak_memory_mib'][racer]:.0f} MiB" if "peak_memory_mib" in r else ""
@@ -335,14 +340,15 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
                   f"{r['saved_for_backward_mib'][racer]:7.0f} MiB saved for backward{mem}", flush=True)
         dev = pick_device(device)
         flops = train_flops_per_sample(shape)
-        peak = matmul_peak_gflops(dev, torch.bfloat16 if dev.type == "cuda" and "bf16" in precisions
-                                  else torch.float32)
-        r["flops_per_sample"], r["matmul_peak_gflops"] = flops, peak
-        r["flop_limit_samples_per_s"] = peak * 1e9 / flops
-        first = next(k for k in rates if k.startswith("ours"))
-        print(f"  FLOP limit: {flops / 1e9:.1f} GFLOP per sample (train step, FlopCounterMode) over a measured "
-              f"matmul peak of {peak:.0f} GFLOP/s = {r['flop_limit_samples_per_s']:.1f} samples/s; {first} is "
-              f"{100 * rates[first] / r['flop_limit_samples_per_s']:.0f} % of it", flush=True)
+        r["flops_per_sample"], r["matmul_peak_gflops"], r["flop_limit_samples_per_s"] = flops, {}, {}
+        for precision in dict.fromkeys(resolve_precision(p, dev) for p in precisions):
+            # each precision against its own dense peak: fp32 matmuls vs fp32, autocast ones vs bf16/fp16
+            peak = matmul_peak_gflops(dev, MATMUL_DTYPES[precision])
+            limit = peak * 1e9 / flops
+            r["matmul_peak_gflops"][precision], r["flop_limit_samples_per_s"][precision] = peak, limit
+            print(f"  FLOP limit {precision}: {flops / 1e9:.1f} GFLOP per sample (train step, FlopCounterMode) over "
+                  f"a measured {precision} matmul peak of {peak:.0f} GFLOP/s = {limit:.1f} samples/s; ours "
+                  f"{precision} is {100 * rates[f'ours {precision}'] / limit:.1f} % of it", flush=True)
         if memory and dev.type == "cpu":
             r["peak_rss_mib"] = {w: peak_rss_alone(shape, w, 2, threads) for w in ("reference", "ours")}
             print(f"  peak RSS alone (2 steps, own process): reference {r['peak_rss_mib']['reference']:.0f} MiB, "

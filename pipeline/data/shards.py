@@ -102,16 +102,31 @@ def shard_paths(directory: str | Path) -> list[Path]:
     return paths
 
 
+def iter_shards(directory: str | Path):
+    """(path, samples, meta) of each shard in a directory, one shard in memory at a time;
+    raises when a shard's layout differs from the first one's."""
+    first: dict | None = None
+    for path in shard_paths(directory):
+        part, meta = read_shard(path)
+        if first is None:
+            first = meta
+        elif any(meta.get(key) != first.get(key) for key in ("num_points", "channels", "layout")):
+            raise ValueError(f"{path}: layout {meta.get('layout')} differs from the other shards'")
+        yield path, part, meta
+
+
+def shard_frames(directory: str | Path) -> int:
+    """The number of frames (rows) in a directory's shards, from their footers alone."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in shard_paths(directory))
+
+
 def read_shards(directory: str | Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Every sample of every shard in a directory, and the shared metadata."""
+    """Every sample of every shard in a directory, and the shared metadata (the first shard's)."""
     samples: dict[str, np.ndarray] = {}
     meta: dict | None = None
-    for path in shard_paths(directory):
-        part, m = read_shard(path)
+    for _, part, m in iter_shards(directory):
         if meta is None:
             meta = m
-        elif any(m.get(key) != meta.get(key) for key in ("num_points", "channels", "layout")):
-            raise ValueError(f"{path}: layout {m.get('layout')} differs from the other shards'")
         samples.update(part)
     return samples, meta
 

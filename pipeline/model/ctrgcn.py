@@ -9,7 +9,11 @@ parameters (tests check both against the per-subset formula of the public code):
 - the subsets' 1x1 convs run as one conv; conv1/conv2 are applied to the time-mean of
   the input (a 1x1 conv commutes with the mean), and the sum over subsets of
   ``einsum('ncuv,nctv->nctu')`` is one batched matmul over the concatenated subsets;
-- the temporal branches' 1x1 convs run as one conv followed by one BatchNorm.
+- the temporal branches' 1x1 convs run as one conv followed by one BatchNorm, and the
+  branches' closing BatchNorms as one over their concatenated outputs (BatchNorm is per
+  channel, so the concatenation of per-branch BNs is one BN over all the channels). On a
+  GPU the public model's four 16-channel BNs per unit (each reducing 668k values per
+  channel at batch 120) cost more than the one 64-channel BN that replaces them.
 
 A fused conv is initialised slice by slice, each slice as the separate public conv it
 stands for (Kaiming normal, fan-out = that conv's own output channels). Initialising
@@ -131,26 +135,54 @@ class MultiScaleTemporalConv(nn.Module):
         self.temporal = nn.ModuleList()
         for d in dilations:
             pad = (kernel_size + (kernel_size - 1) * (d - 1) - 1) // 2
-            self.temporal.append(nn.Sequential(
-                nn.Conv2d(bc, bc, (kernel_size, 1), padding=(pad, 0), stride=(stride, 1), dilation=(d, 1)),
-                nn.BatchNorm2d(bc)))
+            self.temporal.append(nn.Conv2d(bc, bc, (kernel_size, 1), padding=(pad, 0), stride=(stride, 1),
+                                           dilation=(d, 1)))
         self.pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
-        self.pool_bn = nn.BatchNorm2d(bc)
-        self.plain = nn.Sequential(nn.Conv2d(in_channels, bc, 1, stride=(stride, 1)), nn.BatchNorm2d(bc))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                _conv_init(m, nb - 1 if m is self.entry else 1)   # the entry fuses nb - 1 branch convs
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.normal_(m.weight, 1.0, 0.02)
-                nn.init.constant_(m.bias, 0)
+        self.plain = nn.Conv2d(in_channels, bc, 1, stride=(stride, 1))
+        # every branch's closing BatchNorm, in branch order: dilated..., max-pool, plain
+        self.exit_bn = nn.BatchNorm2d(nb * bc)
+        # initialised in the public model's module order (each branch's conv, then its BN), so
+        # the same seed draws the same weights as the unfused branches did
+        _conv_init(self.entry, nb - 1)                 # the entry fuses nb - 1 branch convs
+        self._init_bn(self.entry_bn, slice(None))
+        for k, conv in enumerate(self.temporal):
+            _conv_init(conv)
+            self._init_bn(self.exit_bn, slice(k * bc, (k + 1) * bc))
+        self._init_bn(self.exit_bn, slice(len(dilations) * bc, (nb - 1) * bc))
+        _conv_init(self.plain)
+        self._init_bn(self.exit_bn, slice((nb - 1) * bc, nb * bc))
+
+    @staticmethod
+    def _init_bn(bn: nn.BatchNorm2d, rows: slice) -> None:
+        with torch.no_grad():
+            nn.init.normal_(bn.weight[rows], 1.0, 0.02)
+            nn.init.constant_(bn.bias[rows], 0)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a model saved before the closing BatchNorms were fused (a trained run's model.pt):
+        # each branch had its own, temporal.k.1 / pool_bn / plain.1, and its convs sat at
+        # temporal.k.0 and plain.0; their channels are the fused BN's, in branch order
+        if prefix + "pool_bn.weight" in state_dict:
+            branch_bns = [f"{prefix}temporal.{k}.1." for k in range(len(self.temporal))]
+            branch_bns += [prefix + "pool_bn.", prefix + "plain.1."]
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                state_dict[f"{prefix}exit_bn.{name}"] = torch.cat([state_dict.pop(b + name) for b in branch_bns])
+            counts = [state_dict.pop(b + "num_batches_tracked") for b in branch_bns]
+            state_dict[prefix + "exit_bn.num_batches_tracked"] = counts[0]
+            renames = {f"{prefix}temporal.{k}.0.": f"{prefix}temporal.{k}." for k in range(len(self.temporal))}
+            renames[prefix + "plain.0."] = prefix + "plain."
+            for old, new in renames.items():
+                for name in ("weight", "bias"):
+                    state_dict[new + name] = state_dict.pop(old + name)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bc = self.bc
         h = torch.relu(self.entry_bn(self.entry(x)))
-        outs = [branch(h[:, k * bc:(k + 1) * bc]) for k, branch in enumerate(self.temporal)]
-        outs.append(self.pool_bn(self.pool(h[:, len(self.temporal) * bc:])))
+        outs = [conv(h[:, k * bc:(k + 1) * bc]) for k, conv in enumerate(self.temporal)]
+        outs.append(self.pool(h[:, len(self.temporal) * bc:]))
         outs.append(self.plain(x))
-        return torch.cat(outs, 1)
+        return self.exit_bn(torch.cat(outs, 1))
 
 
 class TCNGCNUnit(nn.Module):

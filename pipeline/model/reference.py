@@ -104,6 +104,13 @@ def _copy(dst: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None) -> No
         dst.bias.copy_(bias)
 
 
+def _copy_bn_rows(dst: nn.BatchNorm2d, src: nn.BatchNorm2d, rows: slice) -> None:
+    """A per-branch BatchNorm from its channels of a fused one (running statistics too)."""
+    for name in ("weight", "bias", "running_mean", "running_var"):
+        getattr(dst, name).copy_(getattr(src, name)[rows])
+    dst.num_batches_tracked.copy_(src.num_batches_tracked)
+
+
 def reference_from(model: CTRGCN) -> CTRGCN:
     """A reference model holding ``model``'s weights, each fused conv split back into the
     public convs it stands for (BatchNorm running statistics included), in ``model``'s
@@ -114,8 +121,8 @@ def reference_from(model: CTRGCN) -> CTRGCN:
                            num_person=model.num_person, base_channels=first.out_channels,
                            num_units=len(model.units),
                            stride_units=[k + 1 for k, u in enumerate(model.units) if u.tcn.stride == 2],
-                           temporal_kernel=tcn0.temporal[0][0].kernel_size[0],
-                           dilations=[t[0].dilation[0] for t in tcn0.temporal],
+                           temporal_kernel=tcn0.temporal[0].kernel_size[0],
+                           dilations=[t.dilation[0] for t in tcn0.temporal],
                            dropout=model.drop.p if isinstance(model.drop, nn.Dropout) else 0.0)
     ref = ref.to(next(model.parameters()).dtype)
     ref.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("units.")}, strict=False)
@@ -136,18 +143,16 @@ def reference_from(model: CTRGCN) -> CTRGCN:
                 _copy(conv.conv4, g.conv4.weight[s * C:(s + 1) * C], g.conv4.bias[s * C:(s + 1) * C])
             t, branches = ours.tcn, theirs.tcn.branches
             bc = t.bc
-            for k, branch in enumerate(branches[:-1]):           # the dilated ones, then max-pool
+            for k, branch in enumerate(branches):
                 rows = slice(k * bc, (k + 1) * bc)
-                _copy(branch[0], t.entry.weight[rows], t.entry.bias[rows])
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    getattr(branch[1], name).copy_(getattr(t.entry_bn, name)[rows])
-                branch[1].num_batches_tracked.copy_(t.entry_bn.num_batches_tracked)
+                _copy_bn_rows(branch[-1], t.exit_bn, rows)
+                if k == len(branches) - 1:
+                    _copy(branch[0], t.plain.weight, t.plain.bias)
+                    continue
+                _copy(branch[0], t.entry.weight[rows], t.entry.bias[rows])   # the dilated ones, then max-pool
+                _copy_bn_rows(branch[1], t.entry_bn, rows)
                 if k < len(t.temporal):
-                    branch[3].load_state_dict(t.temporal[k][0].state_dict())
-                    branch[4].load_state_dict(t.temporal[k][1].state_dict())
-                else:
-                    branch[4].load_state_dict(t.pool_bn.state_dict())
-            branches[-1].load_state_dict(t.plain.state_dict())
+                    branch[3].load_state_dict(t.temporal[k].state_dict())
             if ours.residual is not None and not isinstance(ours.residual, nn.Identity):
                 theirs.residual.load_state_dict(ours.residual.state_dict())
     return ref

@@ -157,7 +157,7 @@ def snakemake_scaling(params: dict, video: Path, copies: int, cores: list[int]) 
     return _with_speed_up(rows)
 
 
-def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int) -> None:
+def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int, rounds: int = 2) -> None:
     if not Path(video).exists():
         raise FileNotFoundError(f"{video}: no video to benchmark on (pass --video)")
     print(f"video: {video}", flush=True)
@@ -169,7 +169,7 @@ def benchmark_pose(params: dict, video: Path, copies: int, max_workers: int) -> 
             continue
         print(f"{name:10s} {r['frames_per_s']:7.1f} frames/s  ({r['frames']} frames in {r['seconds']} s; "
               f"{r['version']})", flush=True)
-    r = stage_overhead(params, Path(video))
+    r = stage_overhead(params, Path(video), rounds)
     print(f"\nthe pose stage (mediapipe, in process) {r['stage_frames_per_s']} frames/s, bare MediaPipe "
           f"{r['bare_frames_per_s']} frames/s: stage / bare = {r['stage_over_bare']:.3f} "
           f"({r['rounds']} interleaved rounds)", flush=True)

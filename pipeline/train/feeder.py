@@ -42,7 +42,8 @@ def resize_time(x: np.ndarray, window: int) -> np.ndarray:
 
 
 class Feeder:
-    """Holds the clips of one split in memory: ``clips[i]`` is (T_i, V, 3)."""
+    """The clips of one split, ``clips[i]`` (T_i, V, 3): a list in memory, or a ClipFile that
+    reads each from a scratch file when a batch needs it (train/clips.py)."""
 
     def __init__(self, clips: list[np.ndarray], labels: np.ndarray, sample_ids: list[str],
                  stream: str, parents: tuple[int, ...], window: int, crop_min: float, test_crop: float):

@@ -190,6 +190,10 @@ def load_trained(path: str | Path, edges: list[tuple[int, int]], device: torch.d
     return model.to(device).eval(), heads
 
 
+def _layout(state_dict: dict) -> dict:
+    return {k: tuple(v.shape) for k, v in state_dict.items()}
+
+
 def _load_checkpoint(path: Path, fp: str) -> dict | None:
     if not path.exists():
         return None
@@ -293,6 +297,11 @@ def resume(trainer: Trainer, job: TrainJob) -> tuple[int, list[dict]]:
     and params; otherwise (0, []) and ``trainer`` is left as built."""
     state = _load_checkpoint(job.outputs.checkpoint, job.fingerprint)
     if state is None:
+        return 0, []
+    if _layout(state["model"]) != _layout(trainer.model.state_dict()):
+        # same params and inputs, other code: the model's modules changed since it was written
+        log.warning("checkpoint %s holds a model of another layout (an older version's?); starting fresh",
+                    job.outputs.checkpoint)
         return 0, []
     trainer.model.load_state_dict(state["model"])
     if trainer.heads is not None:

@@ -35,7 +35,7 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
     cfg = params["train"]
-    splits, meta, classes = load_splits(keypoints_dir, manifest, classes_path)
+    splits, meta, classes = load_splits(keypoints_dir, manifest, classes_path, **cfg["clips"])
     for split in ("train", "test"):       # val is optional: the paper's SLR-500 protocol has none
         if split not in splits:
             raise ValueError(f"{manifest}: no samples in the {split} split")

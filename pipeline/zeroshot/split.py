@@ -13,6 +13,4 @@ def of_classes(data: SplitData, classes: np.ndarray) -> SplitData:
     (class ``classes[i]`` becomes label i): what a model with len(classes) outputs trains on."""
     position = {int(c): i for i, c in enumerate(classes)}
     idx = [i for i, label in enumerate(data.labels) if int(label) in position]
-    return SplitData([data.clips[i] for i in idx], np.array([position[int(data.labels[i])] for i in idx],
-                                                            dtype=np.int64),
-                     [data.sample_ids[i] for i in idx], data.signers[idx])
+    return data.take(idx, np.array([position[int(data.labels[i])] for i in idx], dtype=np.int64))
