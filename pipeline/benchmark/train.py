@@ -273,7 +273,7 @@ def synthetic_feeder(shape: dict, clips: int, stream: str = "bone", seed: int = 
 
 
 def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, precision: str,
-                   prefetch: int = 2) -> dict:
+                   prefetch: int = 2, compiled: bool = False) -> dict:
     """Ours through the real data path: batches from a Feeder (crop-resize, stream), made
     ``prefetch`` ahead in a thread, pinned and copied as training does. Busy fraction: the
     device time of the steps (CUDA events; on the CPU the step time) over the wall time."""
@@ -281,7 +281,7 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
     torch.set_num_threads(threads)
     device = pick_device(device_name)
     precision = resolve_precision(precision, device)
-    racer = contenders(shape, device, [precision], with_mc=False, reference=False)[0]
+    racer = contenders(shape, device, [precision], with_mc=False, compiled=compiled, reference=False)[-1]
     feeder = synthetic_feeder(shape, shape["batch_size"] * (steps + 1))
     rng = np.random.default_rng(0)
     batches = Timed(tensor_batches(feeder.batches(shape["batch_size"], rng, drop_last=True), device), prefetch)
@@ -310,7 +310,7 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
     finally:
         batches.close()
     rate = steps * shape["batch_size"] / wall
-    return {"precision": precision, "samples_per_s": rate, "busy_fraction": busy / wall,
+    return {"precision": precision, "compiled": compiled, "samples_per_s": rate, "busy_fraction": busy / wall,
             "data_wait_fraction": batches.waited / wall, "prefetch": prefetch,
             "slr500_recipe_hours": SLR500_TRAIN_CLIPS * SLR500_EPOCHS / rate / 3600}
 
@@ -354,9 +354,11 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
             print(f"  peak RSS alone (2 steps, own process): reference {r['peak_rss_mib']['reference']:.0f} MiB, "
                   f"ours {r['peak_rss_mib']['ours']:.0f} MiB", flush=True)
         if feeder:
-            r["feeder"] = [measure_feeder(shape, steps, threads, device, p) for p in precisions]
+            # with --compile, the compiled encoder: the fastest consumer the data path must keep up with
+            r["feeder"] = [measure_feeder(shape, steps, threads, device, p, compiled=compiled) for p in precisions]
             for f in r["feeder"]:
-                print(f"  through the feeder, ours {f['precision']}: {f['samples_per_s']:.2f} samples/s, device busy "
+                label = f"{f['precision']} compiled" if f["compiled"] else f["precision"]
+                print(f"  through the feeder, ours {label}: {f['samples_per_s']:.2f} samples/s, device busy "
                       f"{100 * f['busy_fraction']:.0f} % of the wall time, waiting for data "
                       f"{100 * f['data_wait_fraction']:.0f} %; SLR-500 recipe ({SLR500_EPOCHS} epochs x "
                       f"{SLR500_TRAIN_CLIPS:,} clips) at this rate: {f['slr500_recipe_hours']:.1f} h", flush=True)
