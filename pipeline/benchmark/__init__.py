@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import psutil
@@ -135,8 +136,9 @@ def run_benchmark(args, params: dict) -> None:
     elif args.what == "clips":
         from ..io import write_json
         from .clips import run_clips_benchmark
-        with tempfile.TemporaryDirectory(prefix="gspmc-clips-") as tmp:
-            results = run_clips_benchmark(args.dir or Path(tmp), args.samples, args.stores, args.steps,
+        # --dir keeps the set for the next run; without it, a temporary folder holds it
+        with nullcontext(args.dir) if args.dir else tempfile.TemporaryDirectory(prefix="gspmc-clips-") as root:
+            results = run_clips_benchmark(Path(root), args.samples, args.stores, args.steps,
                                           args.batch or 120)
         if args.json is not None:
             write_json(args.json, results)

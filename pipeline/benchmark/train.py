@@ -29,7 +29,7 @@ from ..model.ctrgcn import count_parameters
 from ..model.heads import TextAlignmentHeads
 from ..model.reference import reference_from
 from ..text.bank import TextBank
-from ..train.accel import Timed, configure_backends, resolve_precision
+from ..train.accel import DTYPES, Timed, configure_backends, resolve_precision
 from ..train.feeder import Feeder
 from ..train.loop import (
     MCSetup,
@@ -50,7 +50,6 @@ PAPER = {"model": {"base_channels": 64, "num_units": 10, "stride_units": [5, 8],
          "num_points": 87, "window": 64, "batch_size": 16, "num_class": 226}
 # SLR-500's training split (signers 1-36: 87,500 clips) and the recipe's epochs, for the projection
 SLR500_TRAIN_CLIPS, SLR500_EPOCHS = 87_500, 110
-MATMUL_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def shape_of(params: dict, which: str, batch_size: int | None = None) -> dict:
@@ -343,7 +342,7 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
         r["flops_per_sample"], r["matmul_peak_gflops"], r["flop_limit_samples_per_s"] = flops, {}, {}
         for precision in dict.fromkeys(resolve_precision(p, dev) for p in precisions):
             # each precision against its own dense peak: fp32 matmuls vs fp32, autocast ones vs bf16/fp16
-            peak = matmul_peak_gflops(dev, MATMUL_DTYPES[precision])
+            peak = matmul_peak_gflops(dev, DTYPES[precision])
             limit = peak * 1e9 / flops
             r["matmul_peak_gflops"][precision], r["flop_limit_samples_per_s"][precision] = peak, limit
             print(f"  FLOP limit {precision}: {flops / 1e9:.1f} GFLOP per sample (train step, FlopCounterMode) over "

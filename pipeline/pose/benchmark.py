@@ -18,7 +18,6 @@ from .stages import run_pose
 log = logging.getLogger(__name__)
 
 
-
 def backend_frames_per_s(params: dict, name: str, video: Path) -> dict:
     cfg = dict(params["pose"], backend=name)
     backend = make_backend(cfg)

@@ -25,7 +25,8 @@ from typing import Iterable, Iterator
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# the dtype each resolved precision computes its matmuls and convs in
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
@@ -44,7 +45,7 @@ def autocast(precision: str, device: torch.device):
     """The autocast context of a resolved precision (a no-op for fp32)."""
     if precision == "fp32":
         return nullcontext()
-    return torch.autocast(device.type, dtype=_DTYPES[precision])
+    return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
 def configure_backends(deterministic: bool, device: torch.device) -> None:
