@@ -142,6 +142,47 @@ def test_fused_convs_start_from_the_public_per_branch_distribution(cin, cout):
     assert _public_conv_std(cout, bc) == pytest.approx((2 / bc) ** 0.5, rel=0.05)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pointwise_conv_is_the_1x1_conv(stride):
+    """The CPU's batched-matmul 1x1 conv: the conv's values and gradients, to float64 rounding."""
+    from pipeline.model.ctrgcn import pointwise_conv
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(5, 7, 1, stride=(stride, 1)).double()
+    x = torch.randn(3, 5, 9, 4, dtype=torch.float64, requires_grad=True)
+    ours = pointwise_conv(x, conv, stride)
+    torch.testing.assert_close(ours, conv(x), rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(ours)
+    mine = torch.autograd.grad(ours, [x, conv.weight, conv.bias], g)
+    theirs = torch.autograd.grad(conv(x), [x, conv.weight, conv.bias], g)
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_the_temporal_conv_is_bitwise_its_nchw_pool_over_slices(stride):
+    """On the CPU the max-pool branch pools a channels-last copy of a split of h: the same
+    values and, with ReLU's zeros tying in the windows, the same argmax, so output and input
+    gradient are bit for bit those of the NCHW max-pool over slices of h."""
+    from pipeline.model.ctrgcn import pointwise_conv
+
+    torch.manual_seed(0)
+    m = MultiScaleTemporalConv(12, 12, 5, stride, [1, 2])
+    bc = m.bc
+    x = torch.randn(2, 12, 10, 6, requires_grad=True)
+    g = torch.randn(2, 12, 10 // stride, 6)
+
+    def nchw(x):
+        h = torch.relu(m.entry_bn(pointwise_conv(x, m.entry)))
+        outs = [conv(h[:, k * bc:(k + 1) * bc]) for k, conv in enumerate(m.temporal)]
+        outs += [m.pool(h[:, 2 * bc:]), pointwise_conv(x, m.plain, stride)]
+        return m.exit_bn(torch.cat(outs, 1))
+
+    expected, got = nchw(x), m(x)
+    assert torch.equal(expected, got)
+    assert torch.equal(torch.autograd.grad(expected, x, g)[0], torch.autograd.grad(got, x, g)[0])
+
+
 @pytest.mark.parametrize("train_mode", [False, True])
 def test_the_fused_model_is_the_published_per_subset_model_in_float64(train_mode):
     """Ours and the published structure (model/reference.py) holding the same weights give
