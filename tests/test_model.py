@@ -142,21 +142,22 @@ def test_fused_convs_start_from_the_public_per_branch_distribution(cin, cout):
     assert _public_conv_std(cout, bc) == pytest.approx((2 / bc) ** 0.5, rel=0.05)
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_pointwise_conv_is_the_1x1_conv(stride):
+@pytest.mark.parametrize("stride, bias", [(1, True), (2, True), (1, False)])
+def test_pointwise_conv_is_the_1x1_conv(stride, bias):
     """The CPU's batched-matmul 1x1 conv: the conv's values and gradients, to float64 rounding."""
     from pipeline.model.ctrgcn import pointwise_conv
 
     torch.manual_seed(0)
-    conv = torch.nn.Conv2d(5, 7, 1, stride=(stride, 1)).double()
+    conv = torch.nn.Conv2d(5, 7, 1, stride=(stride, 1), bias=bias).double()
     x = torch.randn(3, 5, 9, 4, dtype=torch.float64, requires_grad=True)
-    ours = pointwise_conv(x, conv, stride)
+    ours = pointwise_conv(x, conv)
     torch.testing.assert_close(ours, conv(x), rtol=1e-12, atol=1e-12)
     g = torch.randn_like(ours)
-    mine = torch.autograd.grad(ours, [x, conv.weight, conv.bias], g)
-    theirs = torch.autograd.grad(conv(x), [x, conv.weight, conv.bias], g)
-    for a, b in zip(mine, theirs):
+    wrt = [x, *conv.parameters()]
+    for a, b in zip(torch.autograd.grad(ours, wrt, g), torch.autograd.grad(conv(x), wrt, g)):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="1x1 conv"):
+        pointwise_conv(x, torch.nn.Conv2d(5, 7, (3, 1)).double())
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -175,7 +176,7 @@ def test_the_temporal_conv_is_bitwise_its_nchw_pool_over_slices(stride):
     def nchw(x):
         h = torch.relu(m.entry_bn(pointwise_conv(x, m.entry)))
         outs = [conv(h[:, k * bc:(k + 1) * bc]) for k, conv in enumerate(m.temporal)]
-        outs += [m.pool(h[:, 2 * bc:]), pointwise_conv(x, m.plain, stride)]
+        outs += [m.pool(h[:, 2 * bc:]), pointwise_conv(x, m.plain)]
         return m.exit_bn(torch.cat(outs, 1))
 
     expected, got = nchw(x), m(x)
