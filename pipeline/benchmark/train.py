@@ -318,8 +318,8 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
                         batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False) -> list[dict]:
     results = []
     # the cuDNN flags training runs with (train.deterministic): the benchmark times what trains
-    deterministic = params["train"]["deterministic"]
-    configure_backends(deterministic, pick_device(device))
+    deterministic, dev = params["train"]["deterministic"], pick_device(device)
+    configure_backends(deterministic, dev)
     for name in ["demo", "paper"] if which == "both" else [which]:
         shape = shape_of(params, name, batch_size)
         # the demo trains with train.threads per job; the paper's size gets the machine's cores
@@ -337,7 +337,6 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
             mem = f", peak {r['peak_memory_mib'][racer]:.0f} MiB" if "peak_memory_mib" in r else ""
             print(f"  {racer:18s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference  "
                   f"{r['saved_for_backward_mib'][racer]:7.0f} MiB saved for backward{mem}", flush=True)
-        dev = pick_device(device)
         flops = train_flops_per_sample(shape)
         r["flops_per_sample"], r["matmul_peak_gflops"], r["flop_limit_samples_per_s"] = flops, {}, {}
         for precision in dict.fromkeys(resolve_precision(p, dev) for p in precisions):

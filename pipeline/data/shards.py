@@ -102,11 +102,11 @@ def shard_paths(directory: str | Path) -> list[Path]:
     return paths
 
 
-def iter_shards(directory: str | Path):
-    """(path, samples, meta) of each shard in a directory, one shard in memory at a time;
-    raises when a shard's layout differs from the first one's."""
+def iter_shards(paths: list[Path]):
+    """(path, samples, meta) of each shard (``shard_paths``' list), one shard in memory at a
+    time; raises when a shard's layout differs from the first one's."""
     first: dict | None = None
-    for path in shard_paths(directory):
+    for path in paths:
         part, meta = read_shard(path)
         if first is None:
             first = meta
@@ -115,16 +115,16 @@ def iter_shards(directory: str | Path):
         yield path, part, meta
 
 
-def shard_frames(directory: str | Path) -> int:
-    """The number of frames (rows) in a directory's shards, from their footers alone."""
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in shard_paths(directory))
+def shard_frames(paths: list[Path]) -> int:
+    """The number of frames (rows) in these shards, from their footers alone."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
 
 
 def read_shards(directory: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """Every sample of every shard in a directory, and the shared metadata (the first shard's)."""
     samples: dict[str, np.ndarray] = {}
     meta: dict | None = None
-    for _, part, m in iter_shards(directory):
+    for _, part, m in iter_shards(shard_paths(directory)):
         if meta is None:
             meta = m
         samples.update(part)

@@ -68,34 +68,48 @@ def choose_store(store: str, nbytes: int, memory_mib: int) -> str:
     return store
 
 
-class ClipCollector:
-    """Keeps the clips it is given (``add``) in memory or in a scratch file, and hands
-    back the ones asked for, in the order asked (``clips``)."""
+class MemoryClips:
+    """Keeps the clips it is given (``add``) in memory; ``clips`` hands back the ones asked
+    for, in the order asked."""
 
-    def __init__(self, store: str):
-        self.store = store
+    def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
-        self.where: dict[str, tuple[int, int]] = {}       # disk: sample -> (offset, frames)
-        self.file = tempfile.TemporaryFile(prefix="gspmc-clips-") if store == "disk" else None
+
+    def add(self, sample_id: str, frames: np.ndarray) -> None:
+        self.arrays[sample_id] = frames
+
+    def __contains__(self, sample_id: str) -> bool:
+        return sample_id in self.arrays
+
+    def clips(self, sample_ids: list[str]) -> list[np.ndarray]:
+        return [self.arrays[s] for s in sample_ids]
+
+
+class DiskClips:
+    """Writes the clips it is given (``add``) to one unnamed scratch file; ``clips`` hands
+    back a ClipFile of the ones asked for, in the order asked."""
+
+    def __init__(self):
+        self.where: dict[str, tuple[int, int]] = {}       # sample -> (offset, frames)
+        self.file = tempfile.TemporaryFile(prefix="gspmc-clips-")
         self.frame_shape: tuple[int, int] | None = None
         self.size = 0
 
     def add(self, sample_id: str, frames: np.ndarray) -> None:
         self.frame_shape = frames.shape[1:]
-        if self.file is None:
-            self.arrays[sample_id] = frames
-            return
         data = np.ascontiguousarray(frames, dtype=np.float32)
         self.file.write(memoryview(data).cast("B"))
         self.where[sample_id] = (self.size, len(frames))
         self.size += data.nbytes
 
     def __contains__(self, sample_id: str) -> bool:
-        return sample_id in (self.where if self.file is not None else self.arrays)
+        return sample_id in self.where
 
-    def clips(self, sample_ids: list[str]):
-        if self.file is None:
-            return [self.arrays[s] for s in sample_ids]
+    def clips(self, sample_ids: list[str]) -> ClipFile:
         self.file.flush()
         offsets, lengths = zip(*(self.where[s] for s in sample_ids)) if sample_ids else ((), ())
         return ClipFile(self.file, np.array(offsets), np.array(lengths), self.frame_shape)
+
+
+# a chosen store (choose_store) -> the collector that keeps its clips
+CLIP_COLLECTORS = {"memory": MemoryClips, "disk": DiskClips}

@@ -11,7 +11,7 @@ import pandas as pd
 from ..data.manifest import check_manifest, read_classes
 from ..data.shards import QUARANTINE, iter_shards, read_shard_meta, shard_frames, shard_paths
 from ..io import verify_folder
-from .clips import ClipCollector, choose_store, take_clips
+from .clips import CLIP_COLLECTORS, choose_store, take_clips
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,15 @@ def load_splits(keypoints_dir: str | Path, manifest_path: str | Path, classes_pa
         log.warning("%s: %d sample(s) quarantined by the pose stage are left out (%s)", keypoints_dir,
                     int(dropped.sum()), Path(keypoints_dir) / QUARANTINE)
         manifest = manifest[~dropped]
-    first = read_shard_meta(shard_paths(keypoints_dir)[0])      # the shards share it (iter_shards checks)
-    nbytes = shard_frames(keypoints_dir) * first["num_points"] * first["channels"] * 4
+    paths = shard_paths(keypoints_dir)
+    first = read_shard_meta(paths[0])      # the shards share it (iter_shards checks)
+    nbytes = shard_frames(paths) * first["num_points"] * first["channels"] * 4
     chosen = choose_store(store, nbytes, memory_mib)
     log.info("%s: %.0f MiB of clips, held %s (train.clips.store %s)", keypoints_dir, nbytes / 2 ** 20,
              "in memory" if chosen == "memory" else "in a scratch file, read per batch", store)
     wanted = set(manifest["sample_id"])
-    collected = ClipCollector(chosen)
-    for _, samples, _ in iter_shards(keypoints_dir):
+    collected = CLIP_COLLECTORS[chosen]()
+    for _, samples, _ in iter_shards(paths):
         for sid, frames in samples.items():
             if sid in wanted:
                 collected.add(sid, frames)

@@ -52,7 +52,7 @@ def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path
                  out_dir: Path) -> dict:
     zs, cfg = params["zeroshot"], params["train"]
     mc_cfg = {k: params["mc"][k] for k in MC_KEYS}
-    splits, meta, classes = load_splits(keypoints_dir, manifest, classes_path, **params["train"]["clips"])
+    splits, meta, classes = load_splits(keypoints_dir, manifest, classes_path, **cfg["clips"])
     for split in ("train", "test"):
         if split not in splits:
             raise ValueError(f"{manifest}: no samples in the {split} split")
