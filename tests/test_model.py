@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 from pipeline.data.wholebody import get_preset
 from pipeline.model.ctrgcn import CTRGCN, CTRGraphConv, MultiScaleTemporalConv, count_parameters
@@ -158,6 +159,43 @@ def test_pointwise_conv_is_the_1x1_conv(stride, bias):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="1x1 conv"):
         pointwise_conv(x, torch.nn.Conv2d(5, 7, (3, 1)).double())
+
+
+def test_the_per_sample_aggregation_is_the_whole_batch_one():
+    """The CPU's build-and-apply loop (one sample and subset at a time, the adjacency gradient
+    never built for the batch) against the whole-batch matmuls: values and the gradients of
+    all three inputs, to float64 rounding; without gradients (inference) it keeps no adjacency
+    and gives the same values."""
+    from pipeline.model.aggregate import BuildAndApply
+
+    torch.manual_seed(0)
+    N, S, C, T, V, K = 3, 2, 5, 4, 6, 7
+    x3 = torch.randn(N, S, C, T, V, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(S, C, K, dtype=torch.float64, requires_grad=True)
+    rel = torch.randn(N, S, K, V * V, dtype=torch.float64, requires_grad=True)
+
+    def whole_batch(x3, weight, rel):
+        adj = torch.matmul(weight, rel).view(N, S, C, V, V)
+        return torch.einsum("nsctv,nscvu->nctu", x3, adj)
+
+    ours, expected = BuildAndApply.apply(x3, weight, rel), whole_batch(x3, weight, rel)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(ours)
+    wrt = [x3, weight, rel]
+    for a, b in zip(torch.autograd.grad(ours, wrt, g), torch.autograd.grad(expected, wrt, g)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with torch.no_grad():
+        torch.testing.assert_close(BuildAndApply.apply(x3, weight, rel), expected, rtol=1e-12, atol=1e-12)
+
+    # benchmark train's FLOP limit counts every matmul of the loop (FlopCounterMode sees
+    # out= forms, not in-place ones), forward and backward, as many as the whole batch's
+    def counted(f):
+        with FlopCounterMode(display=False) as counter:
+            f(x3, weight, rel).backward(g)
+        return counter.get_total_flops()
+
+    assert counted(BuildAndApply.apply) == counted(lambda x3, w, r: torch.bmm(
+        x3.reshape(-1, T, V), torch.matmul(w, r).view(-1, V, V)).view(N, S, C, T, V).sum(1))
 
 
 @pytest.mark.parametrize("stride", [1, 2])

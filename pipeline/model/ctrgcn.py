@@ -8,7 +8,8 @@ Two exact rewrites make it faster on CPU without changing the function or the
 parameters (tests check both against the per-subset formula of the public code):
 - the subsets' 1x1 convs run as one conv; conv1/conv2 are applied to the time-mean of
   the input (a 1x1 conv commutes with the mean), and the sum over subsets of
-  ``einsum('ncuv,nctv->nctu')`` is one batched matmul over the concatenated subsets;
+  ``einsum('ncuv,nctv->nctu')`` is one aggregation over the concatenated subsets
+  (``aggregate.py``: on CUDA batched matmuls, on the CPU one sample at a time in cache);
 - the temporal branches' 1x1 convs run as one conv followed by one BatchNorm, and the
   branches' closing BatchNorms as one over their concatenated outputs (BatchNorm is per
   channel, so the concatenation of per-branch BNs is one BN over all the channels). On a
@@ -31,6 +32,8 @@ import math
 import numpy as np
 import torch
 from torch import nn
+
+from .aggregate import aggregate_subsets
 
 
 def _conv_init(conv: nn.Conv2d, slices: int = 1) -> None:
@@ -113,11 +116,11 @@ class CTRGraphConv(nn.Module):
                 _bn_init(m, 1)
         _bn_init(self.bn, 1e-6)
 
-    def topology(self, x: torch.Tensor) -> torch.Tensor:
-        """Refined adjacency, transposed for the matmul: (N, S, C_out, V, U) holding
-        alpha * conv4(tanh(x1_u - x2_v)) + A[u, v] at [..., v, u]. The conv4 bias and A
-        ride along as two constant relation channels, so no elementwise pass ever
-        runs over this, the largest tensor of the model."""
+    def relations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The refined adjacency as a product, weight (S, C_out, R + 2) @ rel (N, S, R + 2, V*V):
+        alpha * conv4(tanh(x1_u - x2_v)) + A[u, v] at [..., v, u] (transposed for the matmul).
+        The conv4 bias and A ride along as two constant relation channels, so no elementwise
+        pass ever runs over the adjacency, the largest tensor of the model."""
         N, _, _, V = x.shape
         S, R, C = self.num_subset, self.rel_channels, self.out_channels
         x12 = self.conv12(x.mean(2, keepdim=True)).view(N, 2, S, R, V)
@@ -127,16 +130,17 @@ class CTRGraphConv(nn.Module):
         w4 = self.conv4.weight.view(S, C, R) * self.alpha
         b4 = self.conv4.bias.view(S, C, 1) * self.alpha
         weight = torch.cat([w4, b4, torch.ones_like(b4)], 2)                # (S, C, R + 2)
-        return torch.matmul(weight, rel).view(N, S, C, V, V)
+        return weight, rel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         N, _, T, V = x.shape
         S, C = self.num_subset, self.out_channels
-        adj = self.topology(x).view(N * S * C, V, V)
-        x3 = pointwise_conv(x, self.conv3).view(N * S * C, T, V)
-        # sum over subsets of einsum('ncuv,nctv->nctu', A_s, x3_s): one batched matmul
-        y = torch.bmm(x3, adj).view(N, S, C, T, V).sum(1)
-        y = self.bn(y.view(N, C, T, V))
+        # the relations first: torch's CPU tanh, called for the first time in a process right
+        # after a matmul, now and then returns values off by up to 1e-4 (torch 2.13, measured)
+        weight, rel = self.relations(x)
+        x3 = pointwise_conv(x, self.conv3).view(N, S, C, T, V)
+        y = aggregate_subsets(x3, weight, rel)
+        y = self.bn(y)
         if isinstance(self.down, nn.Sequential):
             y = y + self.down[1](pointwise_conv(x, self.down[0]))
         elif self.down is not None:
