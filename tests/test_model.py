@@ -166,7 +166,7 @@ def test_the_per_sample_aggregation_is_the_whole_batch_one():
     never built for the batch) against the whole-batch matmuls: values and the gradients of
     all three inputs, to float64 rounding; without gradients (inference) it keeps no adjacency
     and gives the same values."""
-    from pipeline.model.aggregate import BuildAndApply
+    from pipeline.model.aggregate import BuildAndApply, whole_batch_aggregate
 
     torch.manual_seed(0)
     N, S, C, T, V, K = 3, 2, 5, 4, 6, 7
@@ -194,8 +194,7 @@ def test_the_per_sample_aggregation_is_the_whole_batch_one():
             f(x3, weight, rel).backward(g)
         return counter.get_total_flops()
 
-    assert counted(BuildAndApply.apply) == counted(lambda x3, w, r: torch.bmm(
-        x3.reshape(-1, T, V), torch.matmul(w, r).view(-1, V, V)).view(N, S, C, T, V).sum(1))
+    assert counted(BuildAndApply.apply) == counted(whole_batch_aggregate)
 
 
 @pytest.mark.parametrize("stride", [1, 2])
