@@ -496,3 +496,18 @@ def test_the_stage_overhead_benchmark_times_the_stage_beside_bare_mediapipe():
     r = stage_overhead(load_params(ROOT / "params.yaml"), FIXTURE, rounds=1)
     assert r["bare_frames_per_s"] > 0 and r["stage_frames_per_s"] > 0
     assert 0.3 < r["stage_over_bare"] < 3
+
+
+@pytest.mark.slow
+@needs_fixture
+def test_the_pose_benchmark_runs_the_stage_on_copies_of_the_video():
+    """`benchmark pose`'s scaling rows: the whole stage on copies of the video, in process and
+    as snakemake runs it in a scratch project (one pose_shard job per copy)."""
+    from pipeline.config import load_params
+    from pipeline.pose.benchmark import scaling, snakemake_scaling
+
+    params = load_params(ROOT / "params.yaml")
+    (row,) = scaling(params, FIXTURE, copies=1, workers=[1])
+    assert row["workers"] == 1 and row["videos"] == 1 and row["frames"] > 0 and row["speed_up"] == 1
+    (dag_row,) = snakemake_scaling(params, FIXTURE, copies=1, cores=[1])
+    assert dag_row["cores"] == 1 and dag_row["frames"] == row["frames"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import atomic_dir
 from .backends.registry import READS_VIDEO, make_backend
 from .stages import run_pose
 
@@ -116,7 +117,7 @@ def scaling(params: dict, video: Path, copies: int, workers: list[int]) -> list[
         for n in workers:
             out = Path(tmp) / f"pose-{n}"
             start = time.perf_counter()
-            run_pose(p, manifest_path, None, out, workers=n)
+            run_pose(p, manifest_path, out, workers=n)
             rows.append(_throughput(out, time.perf_counter() - start, workers=n, videos=copies))
     return _with_speed_up(rows)
 
@@ -140,9 +141,12 @@ def snakemake_scaling(params: dict, video: Path, copies: int, cores: list[int]) 
             wd = Path(tmp)
             shutil.copy(root / "Snakefile", wd / "Snakefile")
             shutil.copytree(root / "workflow", wd / "workflow")
+            # the rules list the code they run among their inputs
+            (wd / "pipeline").symlink_to(root / "pipeline", target_is_directory=True)
             (wd / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
             res = wd / "results" / p["dataset"]
-            (res / "knowledge").mkdir(parents=True)
+            with atomic_dir(res / "knowledge", "manifest"):     # well-formed and empty: pose never reads it
+                pass
             _write_copies_manifest(res / "manifest.parquet", video, copies)
             (res / "classes.csv").write_text("label,gloss\n0,X\n")
             (res / "corpus.json").write_text("{}\n")       # present so snakemake keeps this manifest
