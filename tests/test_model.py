@@ -197,6 +197,25 @@ def test_the_per_sample_aggregation_is_the_whole_batch_one():
     assert counted(BuildAndApply.apply) == counted(whole_batch_aggregate)
 
 
+def test_the_relation_map_is_tanh_of_differences_beside_ones_and_the_adjacency():
+    """RelationMap (written in place, one copy kept) against autograd over the formula it
+    replaces: tanh(x1_u - x2_v), a channel of ones and PA transposed; values and gradients."""
+    from pipeline.model.relation_map import RelationMap
+
+    torch.manual_seed(0)
+    N, S, R, V = 2, 3, 4, 5
+    x1, x2 = (torch.randn(N, S, R, V, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    PA = torch.randn(S, V, V, dtype=torch.float64, requires_grad=True)
+    const = torch.stack([torch.ones_like(PA), PA.transpose(1, 2)], 1).expand(N, S, 2, V, V)
+    expected = torch.cat([torch.tanh(x1.unsqueeze(-2) - x2.unsqueeze(-1)), const], 2)
+    ours = RelationMap.apply(x1, x2, PA)
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-15)
+    g = torch.randn_like(ours)
+    for a, b in zip(torch.autograd.grad(ours, (x1, x2, PA), g), torch.autograd.grad(expected, (x1, x2, PA), g)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(RelationMap.apply, (x1, x2, PA))
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_the_temporal_conv_is_bitwise_its_nchw_pool_over_slices(stride):
     """On the CPU the max-pool branch pools a channels-last copy of a split of h: the same

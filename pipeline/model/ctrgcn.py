@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from .aggregate import aggregate_subsets
+from .relation_map import RelationMap
 
 
 def _conv_init(conv: nn.Conv2d, slices: int = 1) -> None:
@@ -123,10 +124,10 @@ class CTRGraphConv(nn.Module):
         pass ever runs over the adjacency, the largest tensor of the model."""
         N, _, _, V = x.shape
         S, R, C = self.num_subset, self.rel_channels, self.out_channels
-        x12 = self.conv12(x.mean(2, keepdim=True)).view(N, 2, S, R, V)
-        rel = torch.tanh(x12[:, 0].unsqueeze(-2) - x12[:, 1].unsqueeze(-1))   # (N, S, R, V, U)
-        const = torch.stack([torch.ones_like(self.PA), self.PA.transpose(1, 2)], 1)   # (S, 2, V, U)
-        rel = torch.cat([rel, const.unsqueeze(0).expand(N, S, 2, V, V)], 2).view(N, S, R + 2, V * V)
+        # the time mean as a sum divided in place: mean's backward would write its expanded
+        # gradient out at full size before autograd adds it to x's other gradients
+        x12 = self.conv12(x.sum(2, keepdim=True).div_(x.shape[2])).view(N, 2, S, R, V)
+        rel = RelationMap.apply(x12[:, 0], x12[:, 1], self.PA).view(N, S, R + 2, V * V)
         w4 = self.conv4.weight.view(S, C, R) * self.alpha
         b4 = self.conv4.bias.view(S, C, 1) * self.alpha
         weight = torch.cat([w4, b4, torch.ones_like(b4)], 2)                # (S, C, R + 2)
@@ -140,12 +141,13 @@ class CTRGraphConv(nn.Module):
         weight, rel = self.relations(x)
         x3 = pointwise_conv(x, self.conv3).view(N, S, C, T, V)
         y = aggregate_subsets(x3, weight, rel)
+        # in place on the BatchNorm's output, which its backward does not read
         y = self.bn(y)
         if isinstance(self.down, nn.Sequential):
-            y = y + self.down[1](pointwise_conv(x, self.down[0]))
+            y.add_(self.down[1](pointwise_conv(x, self.down[0])))
         elif self.down is not None:
-            y = y + self.down(x)
-        return torch.relu(y)
+            y.add_(self.down(x))
+        return y.relu_()
 
 
 class MultiScaleTemporalConv(nn.Module):
@@ -208,7 +210,7 @@ class MultiScaleTemporalConv(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.entry_bn(pointwise_conv(x, self.entry)))
+        h = self.entry_bn(pointwise_conv(x, self.entry)).relu_()
         # split, not slices: its backward concatenates the branches' gradients in one pass,
         # where each slice's backward fills a zero tensor of h's size and the three are added
         *dilated, pooled = h.split(self.bc, 1)
@@ -250,8 +252,8 @@ class TCNGCNUnit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.tcn(self.gcn(x))
         if self.residual is not None:
-            y = y + self.residual(x)
-        return torch.relu(y)
+            y.add_(self.residual(x))      # in place: the temporal conv's backward does not read its output
+        return y.relu_()
 
 
 def unit_channels(base_channels: int, num_units: int, stride_units: list[int]) -> list[tuple[int, int, int]]:
