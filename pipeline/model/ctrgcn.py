@@ -9,7 +9,8 @@ parameters (tests check both against the per-subset formula of the public code):
 - the subsets' 1x1 convs run as one conv; conv1/conv2 are applied to the time-mean of
   the input (a 1x1 conv commutes with the mean), and the sum over subsets of
   ``einsum('ncuv,nctv->nctu')`` is one aggregation over the concatenated subsets
-  (``aggregate.py``: on CUDA batched matmuls, on the CPU one sample at a time in cache);
+  (``aggregate.py``: on CUDA batched matmuls, on the CPU one sample at a time in cache),
+  whose relation map is written once, in place (``relation_map.py``);
 - the temporal branches' 1x1 convs run as one conv followed by one BatchNorm, and the
   branches' closing BatchNorms as one over their concatenated outputs (BatchNorm is per
   channel, so the concatenation of per-branch BNs is one BN over all the channels). On a
