@@ -214,6 +214,14 @@ def test_the_relation_map_is_tanh_of_differences_beside_ones_and_the_adjacency()
     for a, b in zip(torch.autograd.grad(ours, (x1, x2, PA), g), torch.autograd.grad(expected, (x1, x2, PA), g)):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(RelationMap.apply, (x1, x2, PA))
+    # under autocast the map is bf16 and PA float32: PA's gradient is summed in float32
+    x1, x2 = (t.detach().bfloat16().requires_grad_() for t in (x1, x2))
+    PA = PA.detach().float().requires_grad_()
+    ours = RelationMap.apply(x1, x2, PA)
+    g = g.bfloat16()
+    (ours * g).sum().backward()
+    assert ours.dtype == torch.bfloat16
+    torch.testing.assert_close(PA.grad, g[:, :, R + 1].float().sum(0).transpose(1, 2), rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("stride", [1, 2])

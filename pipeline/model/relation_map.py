@@ -29,17 +29,19 @@ class RelationMap(torch.autograd.Function):
         rel[:, :, R].fill_(1)
         rel[:, :, R + 1].copy_(PA.transpose(1, 2))
         ctx.save_for_backward(rel)
+        ctx.PA_dtype = PA.dtype
         return rel
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         rel, = ctx.saved_tensors
-        R = rel.shape[2] - 2
+        R, PA_dtype = rel.shape[2] - 2, ctx.PA_dtype
         grad_x1 = grad_x2 = grad_PA = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             grad_diff = torch.ops.aten.tanh_backward(grad[:, :, :R], rel[:, :, :R])
             grad_x1 = grad_diff.sum(-2)
             grad_x2 = grad_diff.sum(-1).neg_()
         if ctx.needs_input_grad[2]:
-            grad_PA = grad[:, :, R + 1].sum(0).transpose(1, 2)
+            # summed in PA's dtype: under autocast the map is bf16 and PA float32
+            grad_PA = grad[:, :, R + 1].sum(0, dtype=PA_dtype).transpose(1, 2)
         return grad_x1, grad_x2, grad_PA
