@@ -123,11 +123,11 @@ class CTRGraphConv(nn.Module):
         alpha * conv4(tanh(x1_u - x2_v)) + A[u, v] at [..., v, u] (transposed for the matmul).
         The conv4 bias and A ride along as two constant relation channels, so no elementwise
         pass ever runs over the adjacency, the largest tensor of the model."""
-        N, _, _, V = x.shape
+        N, _, T, V = x.shape
         S, R, C = self.num_subset, self.rel_channels, self.out_channels
         # the time mean as a sum divided in place: mean's backward would write its expanded
         # gradient out at full size before autograd adds it to x's other gradients
-        x12 = self.conv12(x.sum(2, keepdim=True).div_(x.shape[2])).view(N, 2, S, R, V)
+        x12 = self.conv12(x.sum(2, keepdim=True).div_(T)).view(N, 2, S, R, V)
         rel = RelationMap.apply(x12[:, 0], x12[:, 1], self.PA).view(N, S, R + 2, V * V)
         w4 = self.conv4.weight.view(S, C, R) * self.alpha
         b4 = self.conv4.bias.view(S, C, 1) * self.alpha
