@@ -7,3 +7,6 @@ MC_TERMS = ("global", "synonym", "parts")                     # the multi-positi
 VARIANTS = ("label", "llm", "kb", "gsp")                      # description sources (Table 4; describe/gsp.py)
 GROUNDED_VARIANTS = ("kb", "gsp")                             # those that retrieve dictionary entries
 BUNDLE = "bundle.json"                                        # a trained stream's self-description (train/bundle.py)
+# the mc params a zero-shot run trains with (zeroshot/stages.py), and so depends on (stage_params.py)
+ZEROSHOT_MC_KEYS = ("temperature", "weight", "centre_text", "allow_missing_texts", "allow_degenerate_synonyms",
+                    "degenerate_cos")

@@ -16,6 +16,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+from .names import ZEROSHOT_MC_KEYS
 from .pose.backends.registry import SETTINGS_SECTIONS
 
 # the backend, its checks and every backend's settings: what the train stage's bundle records
@@ -29,13 +30,14 @@ STAGE_PARAMS = {
     "pose": (*POSE_KEYS, "pose.shard_size", "pose.on_error"),
     "keypoints": ("keypoints.preset", *KEYPOINT_KEYS),
     "kb-index": ("knowledge.encoder",),
-    "describe": ("describe.provider", "describe.synonyms", "describe.synonym_source", "describe.top_k",
-                 "describe.allow_missing", "describe.report_classes", "describe.openai", "knowledge.encoder"),
+    "describe": ("describe.provider", "describe.synonyms", "describe.top_k", "describe.min_score",
+                 "describe.allow_missing", "describe.languages", "describe.report_classes", "describe.openai",
+                 "knowledge.encoder"),
     "embed": ("embed.encoder",),
     "train": ("dataset", "seed", "model", "train", "mc", *POSE_KEYS),
     "ensemble": ("dataset", "ensemble"),
     "tables": ("dataset", "ablations.runs", "mc.descriptions", "keypoints.preset", "describe.variants"),
-    "zeroshot": ("dataset", "seed", "model", "train", "mc.temperature", "mc.weight", "mc.centre_text", "zeroshot"),
+    "zeroshot": ("dataset", "seed", "model", "train", *(f"mc.{k}" for k in ZEROSHOT_MC_KEYS), "zeroshot"),
     "figures": (),
     "page": (),
 }

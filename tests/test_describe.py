@@ -2,7 +2,6 @@
 import logging
 import re
 
-import numpy as np
 import pytest
 
 from pipeline.data.synthetic.corpus import build_corpus
@@ -11,10 +10,10 @@ from pipeline.describe.gsp import MissingKnowledge, describe_all
 from pipeline.describe.index import Retriever, build_index
 from pipeline.describe.knowledge import KnowledgeBase, load_entries
 from pipeline.describe.lexicon import tag_parts
-from pipeline.describe.offline import OfflineProvider, clauses, label_restatements
+from pipeline.describe.offline import OfflineProvider, clauses
 from pipeline.describe.stages import table1_report
 
-CFG = {"synonyms": 3, "top_k": 3, "allow_missing": False, "synonym_source": "label"}
+CFG = {"synonyms": 3, "top_k": 3, "min_score": 0.6, "allow_missing": False}
 UNRESOLVED = re.compile(r"\bhandshape\b|\b(as in|like) the sign\b", re.I)
 REMARK = re.compile(r"\b(origin|etymology|homophone|usage|regional variant|related sign|first recorded)\b", re.I)
 
@@ -48,7 +47,7 @@ def test_every_demo_class_gets_a_full_self_contained_description(demo, gsp_recor
     assert [r["gloss"] for r in records] == [s.gloss for s in corpus.signs]
     for r, spec in zip(records, corpus.signs):
         assert r["global"].strip()
-        assert len(r["synonyms"]) >= 3 and len(set(r["synonyms"])) == len(r["synonyms"])
+        assert 1 <= len(r["synonyms"]) <= 3 and len(set(r["synonyms"])) == len(r["synonyms"])
         tags = {t for seg in r["parts"] for t in seg["parts"]}
         # body is tagged where the text involves the body itself, not for every moving hand
         assert set(spec.parts_used("right_hand")) <= tags, (spec.gloss, r["parts"])
@@ -60,7 +59,7 @@ def test_every_demo_class_gets_a_full_self_contained_description(demo, gsp_recor
         assert prov["provider"] == "offline" and prov["variant"] == "gsp" and prov["prompt_version"]
         assert prov["retrieved"][0] == kb.lookup(spec.gloss).id and not prov["unresolved"]
         assert prov["used"] == [kb.lookup(spec.gloss).id]          # the composer reads its own entry only
-        assert prov["synonym_source"] == "label"
+        assert prov["synonyms_from"] in ("wordnet", "label")
         assert prov["flags"] == []                 # the checks do not cry wolf on grounded texts
         if spec.derived_from:      # the base sign's entry was followed
             assert kb.lookup(spec.derived_from).id in prov["followed"]
@@ -76,48 +75,19 @@ def test_a_moving_hand_alone_is_not_the_body():
 
 
 @pytest.mark.slow
-def test_label_synonyms_are_restatements_not_copies(demo, gsp_records):
-    """Eq. 4 from the label: each synonym names the label and keeps every clause of the
-    description, in another order and wording; it is not a near-copy of the global text
-    (MiniLM cosine), yet stays closer to its own class's global text than to the nearest
-    other class's, on average."""
-    from pipeline.text.encoders import encode
-
+def test_offline_synonyms_come_from_the_label_alone(demo, gsp_records):
+    """Eq. 4 offline: WordNet's synonyms of the label ("the sign for nighttime"), or label-only
+    variants where WordNet has none; no synonym holds any clause of the class's description."""
+    by_gloss = {r["gloss"]: r for r in gsp_records}
+    assert by_gloss["NIGHT"]["synonyms"][0] == "the sign for nighttime"
+    assert by_gloss["NIGHT"]["provenance"]["synonyms_from"] == "wordnet"
+    assert by_gloss["UNCLE"]["provenance"]["synonyms_from"] == "label"
+    assert by_gloss["UNCLE"]["synonyms"] == ["uncle", "the sign for uncle", "the sign uncle"]
     for r in gsp_records:
-        label = r["gloss"].lower().replace("-", " ")
-        assert all(s.startswith(f"For {label}, ") for s in r["synonyms"]), r["synonyms"]
-        assert len(set(s.split(". ")[0] for s in r["synonyms"])) == len(r["synonyms"])   # each leads differently
-        assert r["global"] not in r["synonyms"]
-    glob = encode("minilm", [r["global"] for r in gsp_records])
-    own, nearest_other = [], []
-    for k, r in enumerate(gsp_records):
-        sims = encode("minilm", r["synonyms"]) @ glob.T
-        own += list(sims[:, k])
-        nearest_other += list(np.delete(sims, k, axis=1).max(1))
-    own, nearest_other = np.array(own), np.array(nearest_other)
-    assert own.mean() < 0.93                         # the description rewordings sit at 0.98
-    assert (own - nearest_other).mean() > 0 and (own > nearest_other).mean() > 0.8
-
-
-def test_label_restatements_keep_every_clause_and_lead_with_another():
-    parts = ["The dominant hand is placed at the chin.", "The dominant hand moves down, once.", "The lips are rounded."]
-    assert label_restatements("night", parts, 3) == [
-        "For night, the strong hand moves down, once. The lips are rounded. The strong hand is placed at the chin.",
-        "For night, the lips are rounded. The dominant hand is positioned at the chin. "
-        "The dominant hand moves down, once.",
-        "For night, the dominant hand is placed at the chin. The dominant hand travels down, once. "
-        "The lips are rounded."]
-    assert label_restatements("night", [], 3) == []
-
-
-@pytest.mark.slow
-def test_description_synonyms_keep_the_rewording_behaviour(demo):
-    corpus, kb, retriever, kb_dir = demo
-    classes = [(0, corpus.signs[0].gloss)]
-    cfg = dict(CFG, synonym_source="description")
-    r = describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), cfg, str(kb_dir), 1)[0]
-    assert r["provenance"]["synonym_source"] == "description"
-    assert r["synonyms"] == OfflineProvider(kb).synonyms(r["gloss"], r["global"], 3)
+        for clause in clauses(r["global"]):
+            assert not any(clause.rstrip(".").lower() in s.lower() for s in r["synonyms"]), (r["gloss"], clause)
+        assert all(s.startswith("the sign for ") or r["provenance"]["synonyms_from"] == "label"
+                   for s in r["synonyms"])
 
 
 @pytest.mark.slow
@@ -224,9 +194,10 @@ def test_entries_from_csv_and_text(tmp_path):
 
 @pytest.mark.slow
 def test_openai_label_synonyms_are_asked_from_the_label(demo, tmp_path, monkeypatch):
-    """With an LLM, synonym_source label sends P2 ("The sign <>'s synonyms") with the label and
+    """With an LLM, the synonyms step sends P2 ("The sign <>'s synonyms") with the label and
     the entries the description was grounded in, never the description; without the knowledge
-    base (variant llm) only the label and P2. Provenance 'used' is every entry the primary got."""
+    base (variant llm) only the label and P2. Provenance 'used' is every entry the primary got:
+    the own entry and the retrieved ones scoring describe.min_score or more."""
     from pipeline.describe.echo_server import EchoServer
     from pipeline.describe.openai_provider import OpenAIProvider
 
@@ -241,7 +212,9 @@ def test_openai_label_synonyms_are_asked_from_the_label(demo, tmp_path, monkeypa
         asked = [b["messages"][-1]["content"] for b in server.requests
                  if b["response_format"]["json_schema"]["name"] == "synonyms"]
     prov = grounded["provenance"]
-    assert prov["used"] == prov["retrieved"] and prov["synonym_source"] == "label"
+    assert prov["used"] == [prov["retrieved"][0]] + [i for i in prov["retrieved"][1:]
+                                                     if prov["scores"][i] >= CFG["min_score"]]
+    assert prov["used"][0] == kb.lookup(gloss).id and prov["synonyms_from"] == "llm"
     assert len(grounded["synonyms"]) == 3 and len(asked) == 2
     for prompt_text in asked:
         assert f'The sign "{gloss}"\'s synonyms' in prompt_text
@@ -256,3 +229,53 @@ def test_clauses_keep_each_verb_with_its_subject():
         "As in the sign WEAK.", "But the hand is held with the palm facing forward."]
     assert clauses("The dominant hand in the V handshape, palm facing the other hand, is placed at the nose.") == [
         "The dominant hand in the V handshape, palm facing the other hand.", "The dominant hand is placed at the nose."]
+
+
+def test_side_named_hand_parts_tag_that_hand():
+    assert tag_parts("The non-dominant palm faces up.") == ["left_hand"]
+    assert tag_parts("The dominant arm extends forward.") == ["body", "right_hand"]
+    assert tag_parts("The non-dominant arm is bent.") == ["body", "left_hand"]
+    assert tag_parts("The hand taps the non-dominant wrist.") == ["left_hand", "right_hand"]
+
+
+MISMATCHED = {   # headwords that are not the glosses, and distractors
+    "thank you": "The flat dominant hand starts at the chin and moves forward and down, palm up.",
+    "nighttime": "The bent dominant hand moves down over the wrist of the non-dominant arm, twice.",
+    "bike": "Both fists circle forward alternately in front of the body, like pedals.",
+    "tree": "The dominant forearm stands upright on the back of the non-dominant hand and twists.",
+    "apple": "The bent index knuckle twists at the cheek.",
+    "mother": "The thumb of the open dominant hand taps the chin twice.",
+}
+
+
+@pytest.fixture(scope="module")
+def mismatched(tmp_path_factory):
+    kb_dir = tmp_path_factory.mktemp("kb-mismatch")
+    (kb_dir / "dictionary.md").write_text("\n\n".join(f"{h} — {t}" for h, t in MISMATCHED.items()) + "\n")
+    index_dir = tmp_path_factory.mktemp("index-mismatch")
+    build_index(load_entries(kb_dir), "minilm", index_dir)
+    kb = KnowledgeBase(load_entries(kb_dir))
+    return kb, Retriever(index_dir, kb), kb_dir
+
+
+@pytest.mark.slow
+def test_a_dictionary_whose_headwords_are_not_the_glosses_grounds_through_retrieval(mismatched):
+    """No headword is a gloss: each class's primary text is the retrieved entry that
+    provenance names as used, with its score; a gloss nothing scores describe.min_score for
+    follows describe.allow_missing."""
+    kb, retriever, kb_dir = mismatched
+    classes = [(0, "THANKS"), (1, "NIGHT"), (2, "BICYCLE")]
+    records = describe_all(classes, "gsp", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
+    for r, head in zip(records, ("thank you", "nighttime", "bike")):
+        entry = kb.lookup(head)
+        prov = r["provenance"]
+        assert r["primary"] == entry.text and prov["used"] == [entry.id] and prov["retrieved"][0] == entry.id
+        assert prov["scores"][entry.id] >= CFG["min_score"] and not prov["kb_missing"]
+        assert r["parts"] and r["global"]
+    kb_records = describe_all(classes[:1], "kb", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
+    assert kb_records[0]["global"] == MISMATCHED["thank you"]
+    with pytest.raises(MissingKnowledge, match=r"'SOUP'.*describe.min_score 0.6.*describe.allow_missing"):
+        describe_all([(3, "SOUP")], "gsp", kb, retriever, OfflineProvider(kb), CFG, str(kb_dir), 1)
+    missing = describe_all([(3, "SOUP")], "gsp", kb, retriever, OfflineProvider(kb), dict(CFG, allow_missing=True),
+                           str(kb_dir), 1)[0]
+    assert missing["provenance"]["kb_missing"] and missing["global"] == "soup" and not missing["provenance"]["used"]

@@ -57,6 +57,11 @@ def test_dag_writes_metrics_for_every_stream_and_the_ensemble(dag_run):
         assert part["test"]["n"] == 6 * 1 * 2        # classes x test signers x repetitions
     assert metrics["chance_top1"] == pytest.approx(1 / 6)
     assert metrics["ensemble"]["weights_source"] == "tuned_on_val"
+    # the texts every stream aligned with: the encoder, and per term for how many classes
+    text = metrics["text"]
+    assert text["encoder"] == "minilm" and text["dim"] == 384 and text["variant"] == "gsp" and text["classes"] == 6
+    assert {t: e["classes_with_texts"] for t, e in text["terms"].items()} == {"global": 6, "synonym": 6, "parts": 6}
+    assert all(m["text"] == text for m in metrics["streams"].values())
     log = (dag_run / "results/demo/train/joint/log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,lr,") and len(log) == 1 + 2
 
@@ -181,6 +186,9 @@ def test_tables_target_runs_what_the_tables_need(dag_run):
     assert t6.loc["sam27", "measured CE (%)"] != "not run"
     t2 = pd.read_csv(tables / "table2.csv")
     assert t2["measured top-1 (%)"].astype(float).between(0, 100).all()
+    assert "minilm (384-d): global 6/6; synonym 6/6" in (tables / "table2.md").read_text()
+    texts = dict(zip(t5["run"], t5["texts (classes with texts per term)"]))
+    assert texts["ce"] == "none (CE only)" and texts["multipart"] == "minilm (384-d): parts 6/6"
     assert (pd.read_csv(tables / "table3.csv")["measured AUTSL (%)"] == "not run (dataset: autsl's tables)").all()
     per_class = pd.read_csv(tables / "classwise.csv")
     assert len(per_class) == 6 and (per_class["gain (points)"] ==

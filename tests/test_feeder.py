@@ -48,3 +48,23 @@ def test_batches_are_reproducible_and_shaped():
         np.testing.assert_array_equal(ia, ib)
         np.testing.assert_array_equal(xa, xb)
     assert sum(len(i) for i, _, _ in f.batches(4, None)) == 10
+
+
+def test_the_training_crop_keeps_a_floor_of_frames_as_ctr_gcn_keeps_64():
+    """CTR-GCN's valid_crop_resize: max(floor(p * T), 64) frames, all of a shorter clip; the
+    centred test crop has no floor. The paper's presets set it to 64."""
+    from conftest import tiny_params
+
+    from pipeline.config import apply_preset
+    rng = np.random.default_rng(0)
+    kept = [b - a for a, b in (crop_bounds(100, rng, 0.5, 1.0, 64) for _ in range(200))]
+    assert min(kept) == 64 and max(kept) <= 100
+    assert min(b - a for a, b in (crop_bounds(100, rng, 0.5, 1.0) for _ in range(200))) < 64
+    assert crop_bounds(40, rng, 0.5, 1.0, 64) == (0, 40)
+    assert crop_bounds(100, None, 0.5, 0.95, 64) == (2, 98)
+    for dataset in ("slr500", "autsl"):
+        p = tiny_params()
+        p["dataset"] = dataset
+        p["pose"]["backend"] = "mediapipe"
+        p["ensemble"]["tune_on_val"] = False
+        assert apply_preset(p)["train"]["crop_min_frames"] == 64

@@ -44,7 +44,7 @@ def _run(server, kb, cache_dir):
     base, retriever, d = kb
     provider = OpenAIProvider(_cfg(server), base, str(cache_dir))
     records = describe_all([(0, "HOUSE"), (1, "SHELTER")], "gsp", base, retriever, provider,
-                           {"synonyms": 2, "top_k": 2, "allow_missing": False, "synonym_source": "label"}, str(d), 2)
+                           {"synonyms": 2, "top_k": 2, "min_score": 0.6, "allow_missing": False}, str(d), 2)
     return provider, records
 
 

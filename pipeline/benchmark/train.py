@@ -268,7 +268,7 @@ def synthetic_feeder(shape: dict, clips: int, stream: str = "bone", seed: int = 
     data = [rng.random((int(rng.integers(40, 121)), shape["num_points"], 3), dtype=np.float32)
             for _ in range(clips)]
     return Feeder(data, rng.integers(0, shape["num_class"], clips), [str(k) for k in range(clips)], stream,
-                  preset.parents, shape["window"], 0.5, 0.95)
+                  preset.parents, shape["window"], 0.5, 0.95, shape["window"])   # CTR-GCN's floor: its window
 
 
 def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, precision: str,

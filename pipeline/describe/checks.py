@@ -30,8 +30,8 @@ INSTRUCTION_PATTERNS = {
 # Below this share of its content words found in the entries it was given (or the label), a
 # text is flagged as ungrounded. The demo's offline texts score 0.86-1.0; a description
 # built on the entries keeps most of their words even when reworded, an invented or
-# injected one keeps few. A knowledge base in another language than the descriptions
-# scores low everywhere: the flags then say so rather than anything about one class.
+# injected one keeps few. Against a knowledge base in another language than the descriptions
+# every text would score low, so gsp.py does not run this check then.
 MIN_GROUNDED_SHARE = 0.5
 
 # Words the prompts themselves ask for: present in a grounded description whatever the entry says.

@@ -7,11 +7,18 @@ Variants:
 - ``gsp``: grounded, refined (references resolved, remarks dropped), with synonyms and
   part segments: the full method.
 
-Provenance: ``retrieved`` (the class's own entry, then the top-k retrieval), ``used`` (the
-entries the provider's primary description was given or drew on: for the offline composer
-only the own entry), ``followed`` (entries refinement resolved references through),
-``synonym_source`` (Eq. 4: ``label`` or ``description``), ``flags`` (checks.py: generated text
-that reads as instructions or is not grounded in the entries used; flagged, never dropped).
+Retrieval drives the text: the entries a description is composed from are the class's own
+entry (a headword that is the gloss) and the top-k retrieved entries scoring
+``describe.min_score`` or more; a dictionary whose headwords are not the glosses ("thank you"
+for THANKS) is used through retrieval alone. The offline composer takes the first of them, a
+language model is given them all.
+
+Provenance: ``retrieved`` (the class's own entry, then the top-k retrieval) with ``scores``
+(each retrieved entry's cosine to the label), ``used`` (the entries the primary description was
+composed from), ``followed`` (entries refinement resolved references through),
+``synonyms_from`` (Eq. 4's source: ``wordnet``, ``label`` (label-only variants, degenerate) or
+``llm``), ``flags`` (checks.py: generated text that reads as instructions or is not grounded in
+the entries used; flagged, never dropped).
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tqdm import tqdm
 
 from .checks import review
-from .knowledge import KnowledgeBase
+from .knowledge import Entry, KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -50,27 +57,47 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
     except ProviderError as exc:
         raise type(exc)(f"class {label} ({gloss}): {exc}") from exc
     if variant != "label":
-        flag_for_review(record, kb)
+        languages = provider.languages
+        flag_for_review(record, kb, languages["knowledge"] == languages["descriptions"])
     return record
 
 
-def flag_for_review(record: dict, kb: KnowledgeBase) -> None:
+def flag_for_review(record: dict, kb: KnowledgeBase, check_grounding: bool = True) -> None:
     """Provenance ``flags`` for generated text that reads as instructions or is not grounded in
     the entries the description used (none used: instructions only), and for used entries
     that carry instructions (an injection attempt, whether or not the model obeyed it).
-    Warns and keeps the class."""
+    Warns and keeps the class. Synonyms are held to the entries only when a language model
+    wrote them from them (WordNet's words for the label are not in any entry), and nothing is
+    when the entries are in another language than the descriptions (``check_grounding`` False:
+    word overlap then measures the translation, not the grounding)."""
     prov = record["provenance"]
     entries = [kb.by_id[i] for i in knowledge_used(prov) if i in kb.by_id]
-    sources = ([f"{e.headword or ''} {e.text}" for e in entries] + [record["gloss"]]) if entries else None
-    texts = {"primary": record["primary"], "global": record["global"],
-             **{f"synonyms[{k}]": s for k, s in enumerate(record["synonyms"])}}
+    sources = ([f"{e.headword or ''} {e.text}" for e in entries] + [record["gloss"]]) \
+        if entries and check_grounding else None
+    synonyms = {f"synonyms[{k}]": s for k, s in enumerate(record["synonyms"])}
+    llm_synonyms = prov["synonyms_from"] == "llm"
+    texts = {"primary": record["primary"], "global": record["global"], **(synonyms if llm_synonyms else {})}
     segments = {f"parts[{k}]": s["text"] for k, s in enumerate(record["parts"])}
     names = (record["gloss"], label_text(record["gloss"]))
-    prov["flags"] = (review(texts, sources, names) + review(segments, None, names)
+    prov["flags"] = (review(texts, sources, names) + review({**segments, **({} if llm_synonyms else synonyms)},
+                                                            None, names)
                      + review({f"entry {e.id}": e.text for e in entries}, None, names))
     if prov["flags"]:
         log.warning("class %s (%s): description flagged for review, kept: %s", record["label"], record["gloss"],
                     "; ".join(f"{f['field']} {f['check']} ({f['detail']})" for f in prov["flags"]))
+
+
+def grounding_entries(own: Entry | None, hits: list[tuple[Entry, float]], min_score: float) -> list[Entry]:
+    """The entries a class's description may be composed from: its own entry first when a
+    headword is the gloss, then the retrieved ones scoring ``min_score`` or more, best first."""
+    return ([own] if own else []) + [e for e, score in hits if e is not own and score >= min_score]
+
+
+def _missing_message(gloss: str, label: int, kb_name: str, hits: list[tuple[Entry, float]], min_score: float) -> str:
+    best = f"the best, {hits[0][0].headword or hits[0][0].id!r}, scores {hits[0][1]:.2f}" if hits else "none retrieved"
+    return (f"class {gloss!r} (label {label}) has no usable entry in the knowledge base {kb_name}: no headword is the "
+            f"gloss and no retrieved entry scores describe.min_score {min_score} or more ({best}); add an entry, "
+            f"lower describe.min_score or set describe.allow_missing: true")
 
 
 def _describe(label: int, gloss: str, variant: str, kb: KnowledgeBase, retriever, provider,
@@ -78,32 +105,31 @@ def _describe(label: int, gloss: str, variant: str, kb: KnowledgeBase, retriever
     provenance = {"provider": provider.name if variant != "label" else "none",
                   "model": provider.model if variant != "label" else None,
                   "prompt_version": provider.version if variant != "label" else None,
-                  "variant": variant, "retrieved": [], "used": [], "followed": [], "unresolved": [],
-                  "kb_missing": False, "flags": [],
-                  "synonym_source": cfg["synonym_source"] if variant != "label" and cfg["synonyms"] else None}
+                  "variant": variant, "retrieved": [], "scores": {}, "used": [], "followed": [], "unresolved": [],
+                  "kb_missing": False, "flags": [], "synonyms_from": None}
     record = {"label": label, "gloss": gloss, "global": "", "synonyms": [], "parts": [], "primary": "",
               "provenance": provenance}
     if variant == "label":
         record["global"] = record["primary"] = label_text(gloss)
         return record
-    if variant == "llm":
-        primary = provider.primary(gloss, None, [])
-    else:
+    entries: list[Entry] = []
+    if variant != "llm":
         own = kb.lookup(gloss)
-        retrieved = retriever.retrieve(gloss, cfg["top_k"])
-        provenance["retrieved"] = ([own.id] if own else []) + [e.id for e in retrieved if e is not own]
-        if own is None:
+        hits = retriever.retrieve(label_text(gloss), cfg["top_k"])
+        provenance["retrieved"] = ([own.id] if own else []) + [e.id for e, _ in hits if e is not own]
+        provenance["scores"] = {e.id: round(score, 4) for e, score in hits}
+        entries = grounding_entries(own, hits, cfg["min_score"])
+        if not entries:
             if not cfg["allow_missing"]:
-                raise MissingKnowledge(f"class {gloss!r} (label {label}) has no entry in the knowledge base "
-                                       f"{kb_name}; add one or set describe.allow_missing: true")
+                raise MissingKnowledge(_missing_message(gloss, label, kb_name, hits, cfg["min_score"]))
             provenance["kb_missing"] = True
-            log.warning("class %r has no knowledge-base entry: described from %s", gloss,
-                        "the label only" if provider.name == "offline" else "retrieved neighbours")
-        try:
-            primary = provider.primary(gloss, own, retrieved)
-            provenance["used"] = [e.id for e in provider.grounding(own, retrieved)]
-        except LookupError:              # the offline composer needs the class's own entry
-            primary = label_text(gloss)
+            log.warning("class %r has no usable knowledge-base entry: described from %s", gloss,
+                        "the label only" if provider.name == "offline" else "the model's own knowledge")
+    try:
+        primary = provider.primary(gloss, entries)
+        provenance["used"] = [e.id for e in provider.grounding(entries)]
+    except LookupError:              # the offline composer writes nothing without an entry
+        primary = label_text(gloss)
     record["primary"] = primary
     text = primary
     if variant == "gsp" and not provenance["kb_missing"]:
@@ -114,24 +140,13 @@ def _describe(label: int, gloss: str, variant: str, kb: KnowledgeBase, retriever
     if not text.strip():
         raise ValueError(f"class {gloss!r}: the {variant} description came out empty")
     record["global"] = text
-    record["synonyms"] = make_synonyms(gloss, text, provenance, kb, provider, cfg)
+    if cfg["synonyms"]:
+        # Eq. 4: from the label (and, for a language model, the entries the description was
+        # grounded in), never from the description
+        record["synonyms"], provenance["synonyms_from"] = provider.synonyms(
+            gloss, cfg["synonyms"], [kb.by_id[i] for i in knowledge_used(provenance) if i in kb.by_id])
     record["parts"] = provider.decompose(gloss, text)
     return record
-
-
-def make_synonyms(gloss: str, text: str, provenance: dict, kb: KnowledgeBase, provider, cfg: dict) -> list[str]:
-    """Eq. 4. ``label``: the synonyms are made from the label (P2, "The sign <>'s synonym"),
-    not by rewording ``text``; the provider is given the entries the description was grounded
-    in (used + followed: none for the ``llm`` variant). Eq. 4 names only the label and P2, but
-    its LLM is the paper's knowledge-base-backed custom LLM (Fig. 3), the same one Eq. 3
-    retrieves with, and an LLM given a bare gloss invents signs it does not know: the
-    hallucination the knowledge base is there to prevent. ``description``: rewordings of ``text``."""
-    n = cfg["synonyms"]
-    if not n:
-        return []
-    if cfg["synonym_source"] == "description":
-        return provider.synonyms(gloss, text, n)
-    return provider.label_synonyms(gloss, n, text, [kb.by_id[i] for i in knowledge_used(provenance) if i in kb.by_id])
 
 
 def describe_all(classes: list[tuple[int, str]], variant: str, kb: KnowledgeBase, retriever, provider,

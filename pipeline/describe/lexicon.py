@@ -1,11 +1,12 @@
 """Word lists the offline composer reasons with: which sentences describe an action,
-which body parts a phrase involves, which references need resolving, and safe
-paraphrases.
+which body parts a phrase involves and which references need resolving.
 
 Part tags name the keypoint groups a segment involves:
 - ``right_hand`` / ``left_hand``: "dominant hand" maps to ``right_hand`` and
   "non-dominant hand" to ``left_hand``; ``keypoints.mirror_left_handed`` makes that true
   for left-handed signers (their clips are mirrored so the dominant hand is the right one).
+  A part of a hand named with its side goes to that hand ("the non-dominant palm" is the left
+  hand's; "the dominant arm" moves the right hand, and is the body too).
 - ``body``: the body's own keypoints are involved: the torso, chest, stomach, shoulders,
   arms or elbows are named, or the hand is placed, held or oriented relative to the body
   ("in front of the body", "in the signing space", "palm facing the body"). A movement word
@@ -37,12 +38,14 @@ ACTION_WORDS = re.compile(
     r"extended|spread|closed|open|opens|mouth|lips|cheeks|cheek|brows|eyebrows|frown|face|head|"
     r"nod|nods|chin|forehead|nose|chest|shoulder|stomach|body)\b", re.I)
 
+_HAND_PARTS = r"(?:hand|palm|fingers?|fingertips?|thumb|fist|knuckles?|wrist|arm|forearm|elbow)"
+_NON_DOMINANT_SIDE = r"(?:non-dominant|weak|passive|base|left|other)"
 _PART_PATTERNS = {
     # a lone "the hand" is the signing (dominant) hand in dictionary prose: "but the hand moves ..."
     "right_hand": re.compile(r"\b(dominant hand|strong hand|right hand|both hands|each hand|the hands?|"
-                             r"fingers?|fingertips?|thumb|palm|fist|knuckles?)\b", re.I),
-    "left_hand": re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|left hand|both hands|"
-                            r"each hand|the hands|other hand)\b", re.I),
+                             r"fingers?|fingertips?|thumb|palm|fist|knuckles?)\b|"
+                             r"(?<!non-)\b(?:dominant|strong|right) (?:wrist|arm|forearm|elbow)\b", re.I),
+    "left_hand": re.compile(rf"\b({_NON_DOMINANT_SIDE} {_HAND_PARTS}|both hands|each hand|the hands)\b", re.I),
     "face": re.compile(r"\b(forehead|temple|nose|chin|cheek|eyes?|eyebrows?|brows?|frown|face|head)\b", re.I),
     "mouth": re.compile(r"\b(mouth|lips?|cheeks are puffed|cheeks puffed|tongue|teeth)\b", re.I),
     # only what names the body itself (or a place or direction relative to it): a movement word
@@ -50,7 +53,7 @@ _PART_PATTERNS = {
     "body": re.compile(r"\b(body|torso|trunk|chest|stomach|belly|waist|hips?|shoulders?|shrugs?|"
                        r"arms?|forearms?|elbows?|signing space)\b", re.I),
 }
-_NON_DOMINANT_ONLY = re.compile(r"\b(non-dominant hand|weak hand|passive hand|base hand|other hand)\b", re.I)
+_NON_DOMINANT_ONLY = re.compile(rf"\b{_NON_DOMINANT_SIDE} {_HAND_PARTS}\b", re.I)
 
 
 def tag_parts(text: str, subject_parts: set[str] | None = None) -> list[str]:
@@ -79,25 +82,3 @@ def is_action_sentence(sentence: str) -> bool:
 def split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'])", text.strip())
     return [p.strip() for p in parts if p.strip()]
-
-
-# Meaning-preserving substitutions, grouped so each synonym variant applies a different
-# subset of groups (the variants then differ in wording, never in content).
-PARAPHRASE_GROUPS: list[list[tuple[str, str]]] = [
-    [(r"\bdominant hand\b", "strong hand"), (r"\bnon-dominant hand\b", "weak hand")],
-    [(r"\bis placed\b", "is positioned"), (r"\bare placed\b", "are positioned"),
-     (r"\bis held\b", "is kept"), (r"\bin front of\b", "ahead of")],
-    [(r"\bmoves\b", "travels"), (r"\bmove\b", "travel"), (r"\bpushes\b", "thrusts"), (r"\bpush\b", "thrust"),
-     (r"\btaps\b", "touches lightly"), (r"\btap\b", "touch lightly")],
-    [(r"\bpalm facing the\b", "palm turned toward the"), (r"\bpalm facing\b", "palm turned"),
-     (r"\bextended\b", "stretched out"), (r"\bspread apart\b", "held apart")],
-    [(r"\bonce\b", "a single time"), (r"\btwice\b", "two times"), (r"\bthree times\b", "thrice")],
-]
-
-
-def paraphrase(text: str, groups: tuple[int, ...]) -> str:
-    out = text
-    for g in groups:
-        for pattern, repl in PARAPHRASE_GROUPS[g]:
-            out = re.sub(pattern, repl, out)
-    return out

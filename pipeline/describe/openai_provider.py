@@ -37,6 +37,7 @@ from ..data.wholebody import PART_NAMES
 from .cache import ResponseCache
 from .gsp import ProviderError
 from .knowledge import Entry, KnowledgeBase
+from .language import name as language_name
 from .references import find_references
 
 log = logging.getLogger(__name__)
@@ -161,14 +162,17 @@ def parse_answer(content: str, finish_reason: str | None, schema: dict):
 class OpenAIProvider:
     name = "openai"
 
-    @classmethod
-    def from_params(cls, describe: dict, kb: KnowledgeBase) -> "OpenAIProvider":
-        return cls(describe["openai"], kb, describe["cache_dir"])
+    LANGUAGES = None         # any: the prompts say which languages the texts are in and which to write
 
-    def __init__(self, cfg: dict, kb: KnowledgeBase, cache_dir: str):
+    @classmethod
+    def from_params(cls, describe: dict, kb: KnowledgeBase, languages: dict | None = None) -> "OpenAIProvider":
+        return cls(describe["openai"], kb, describe["cache_dir"], languages)
+
+    def __init__(self, cfg: dict, kb: KnowledgeBase, cache_dir: str, languages: dict | None = None):
         from openai import OpenAI
 
         self.cfg, self.kb = cfg, kb
+        self.languages = languages or {"glosses": "en", "knowledge": "en", "descriptions": "en"}
         self.model = cfg["model"]
         self.version = prompts_version()
         self.endpoint = public_url(cfg["base_url"])
@@ -259,51 +263,55 @@ class OpenAIProvider:
         return reason.replace(self._secret, "***") if self._secret else reason
 
     # ------------------------------------------------------------------ the GSP steps
-    def grounding(self, own: Entry | None, retrieved: list[Entry]) -> list[Entry]:
-        """The entries the primary prompt carries: the own entry, then every retrieved one."""
-        return ([own] if own else []) + [e for e in retrieved if e is not own]
+    def _language(self) -> str:
+        """The prompts' language line: what the gloss and the entries are in, what to write in."""
+        glosses, knowledge, out = (language_name(self.languages[k]) for k in ("glosses", "knowledge", "descriptions"))
+        return (f"The sign's gloss is in {glosses} and the dictionary entries are in {knowledge}. "
+                f"Write every text of your answer in {out}.")
 
-    def primary(self, gloss: str, own: Entry | None, retrieved: list[Entry]) -> str:
-        entries = self.grounding(own, retrieved)
+    def grounding(self, entries: list[Entry]) -> list[Entry]:
+        """The entries the primary prompt carries: every grounding entry (gsp.grounding_entries)."""
+        return entries
+
+    def primary(self, gloss: str, entries: list[Entry]) -> str:
         if not entries:
-            return self._ask("primary", prompt("primary_nokb.txt").format(gloss=gloss))["description"]
-        knowledge = entry_blocks(entries)
-        return self._ask("primary", prompt("primary.txt").format(gloss=gloss, knowledge=knowledge))["description"]
+            return self._ask("primary", prompt("primary_nokb.txt").format(gloss=gloss, language=self._language())
+                             )["description"]
+        return self._ask("primary", prompt("primary.txt").format(gloss=gloss, knowledge=entry_blocks(entries),
+                                                                 language=self._language()))["description"]
 
     def refine(self, gloss: str, text: str) -> tuple[str, list[str], list[str]]:
         unresolved, followed = [], []
         pending, seen = [text], set()
         while pending:                 # follow references transitively (X's entry may name a handshape)
             signs, shapes = find_references(pending.pop())
-            for name in signs + [f"{h} handshape" for h in shapes]:
-                if name.lower() in seen:
+            for ref in signs + [f"{h} handshape" for h in shapes]:
+                if ref.lower() in seen:
                     continue
-                seen.add(name.lower())
-                entry = self.kb.lookup(name)
+                seen.add(ref.lower())
+                entry = self.kb.lookup(ref)
                 if entry is None:
-                    unresolved.append(name)
+                    unresolved.append(ref)
                     continue
                 followed.append(entry)
                 pending.append(entry.text)
         refs = entry_blocks(followed) or "(none)"
-        answer = self._ask("refine", prompt("refine.txt").format(gloss=gloss, text=quoted(text), references=refs))
+        answer = self._ask("refine", prompt("refine.txt").format(gloss=gloss, text=quoted(text), references=refs,
+                                                                 language=self._language()))
         return answer["refined"], [e.id for e in followed], unresolved
 
-    def synonyms(self, gloss: str, text: str, n: int) -> list[str]:
-        """``synonym_source: description``: rewordings of the refined description."""
-        answer = self._ask("synonyms", prompt("synonyms.txt").format(gloss=gloss, text=quoted(text), n=n))
-        return [s for s in answer["synonyms"] if s.strip()][:n]
-
-    def label_synonyms(self, gloss: str, n: int, description: str, knowledge: list[Entry]) -> list[str]:
-        """``synonym_source: label`` (Eq. 4, P2 "The sign <>'s synonym"): from the label and the
-        dictionary entries the description was grounded in, never from the description itself."""
+    def synonyms(self, gloss: str, n: int, knowledge: list[Entry]) -> tuple[list[str], str]:
+        """Eq. 4 (P2, "The sign <>'s synonym"): from the label and the dictionary entries the
+        description was grounded in, never from the description itself."""
         grounding = ("Dictionary entries for it and the entries they refer to, quoted as reference data:\n"
                      + entry_blocks(knowledge) if knowledge else "")
-        answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n))
-        return [s for s in answer["synonyms"] if s.strip()][:n]
+        answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n,
+                                                                           language=self._language()))
+        return [s for s in answer["synonyms"] if s.strip()][:n], "llm"
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
-        answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text)))
+        answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text),
+                                                                       language=self._language()))
         return [{"text": s["text"], "parts": [p for p in PART_NAMES if p in s["parts"]]} for s in answer["segments"]]
 
 

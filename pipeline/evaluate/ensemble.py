@@ -62,10 +62,17 @@ def load_stream_scores(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def trained_on(stream_dir: Path) -> dict | None:
-    """A stream's accuracy on its own training clips, from its metrics.json (None when absent)."""
+def stream_metrics(stream_dir: Path) -> dict:
+    """A stream's metrics.json ({} when absent)."""
     path = Path(stream_dir) / "metrics.json"
-    return json.loads(path.read_text()).get("train") if path.exists() else None
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def shared_text(texts: list[dict | None]) -> dict | None:
+    """The texts the streams aligned with (encoder, per-term coverage) when they all did the
+    same; None when none read text (CE only) or they differ (each stream's entry says)."""
+    first = texts[0] if texts else None
+    return first if all(t == first for t in texts) else None
 
 
 def has_val(scores: dict[str, np.ndarray]) -> bool:
@@ -102,12 +109,15 @@ def ensemble(stream_dirs: dict[str, Path], weights: dict[str, float], tune_on_va
     num_class = ref["test_scores"].shape[1]
     val_report = split_report(val, ref["val_labels"], chosen, rule) if with_val else None
     test_report = split_report(test, ref["test_labels"], chosen, rule)
+    own = {s: stream_metrics(stream_dirs[s]) for s in loaded}
     return {
         "num_class": int(num_class),
         "chance_top1": 1.0 / num_class,
-        "streams": {s: {"train": trained_on(stream_dirs[s]),
+        "text": shared_text([own[s].get("text") for s in loaded]),
+        "streams": {s: {"train": own[s].get("train"),
                         "val": val_report["streams"][s] if with_val else None,
-                        "test": test_report["streams"][s]} for s in loaded},
+                        "test": test_report["streams"][s],
+                        "text": own[s].get("text")} for s in loaded},
         "ensemble": {
             "rule": rule, "weights": chosen, "weights_source": "tuned_on_val" if tune_on_val else "params",
             "val": val_report["ensemble"] if with_val else None,

@@ -48,13 +48,42 @@ def _pct(value: float) -> float:
     return round(100 * value, 2)
 
 
+def run_metrics(ablations_dir: Path, name: str | None) -> dict | None:
+    path = Path(ablations_dir) / name / "metrics.json" if name is not None else None
+    return json.loads(path.read_text()) if path is not None and path.exists() else None
+
+
 def run_top1(ablations_dir: Path, name: str | None) -> float | str:
-    if name is None:
+    metrics = run_metrics(ablations_dir, name)
+    return NOT_RUN if metrics is None else _pct(metrics["test"]["top1"])
+
+
+def texts_used(text: dict | None) -> str:
+    """A run's texts in words: the encoder, and per MC term how many classes had texts (how
+    many of them degenerate), from metrics.json's ``text``; CE alone reads none."""
+    if text is None:
+        return "none (CE only)"
+    shown = [(term, text["terms"][term]) for term in TERMS if term in text["terms"]]     # in the paper's order
+    terms = "; ".join(f"{term} {e['classes_with_texts']}/{text['classes']}"
+                      + (f" ({e['degenerate_classes']} degenerate)" if e.get("degenerate_classes") else "")
+                      for term, e in shown)
+    return f"{text['encoder']} ({text['dim']}-d): {terms}"
+
+
+def run_texts(ablations_dir: Path, name: str | None) -> str:
+    metrics = run_metrics(ablations_dir, name)
+    return "–" if metrics is None else texts_used(metrics.get("text"))
+
+
+def main_texts(metrics_path: Path) -> str:
+    """The main DAG's texts (metrics.json ``text``: the same for every stream), in words."""
+    if not Path(metrics_path).exists():
         return NOT_RUN
-    path = Path(ablations_dir) / name / "metrics.json"
-    if not path.exists():
-        return NOT_RUN
-    return _pct(json.loads(path.read_text())["test"]["top1"])
+    metrics = json.loads(Path(metrics_path).read_text())
+    streams = metrics["streams"]
+    if metrics.get("text") is None and any(m.get("text") for m in streams.values()):
+        return "; ".join(f"{s}: {texts_used(m.get('text'))}" for s, m in streams.items())
+    return texts_used(metrics.get("text"))
 
 
 def table2(metrics_path: Path) -> pd.DataFrame:
@@ -108,6 +137,7 @@ def table4(runs: dict, ablations_dir: Path, preset: str, variants: list[str], de
             measured = f"{NOT_RUN} (describe.variants lacks {variant})"
         rows.append({"row": label, "descriptions": variant or "–",
                      "descriptions by": descriptions_by(descriptions_dir, variant), "run": name or "–",
+                     "texts (classes with texts per term)": run_texts(ablations_dir, name),
                      "measured top-1 (%)": measured, "published SLR-500 (%)": published})
     return pd.DataFrame(rows)
 
@@ -117,6 +147,7 @@ def table5(runs: dict, ablations_dir: Path, preset: str, variant: str) -> pd.Dat
     for terms, published in TABLE5_TOP1.items():
         name = find_run(runs, terms, variant, preset)
         rows.append({**{col: "✓" if t in terms else "–" for col, t in TERM_COLUMNS.items()}, "run": name or "–",
+                     "texts (classes with texts per term)": run_texts(ablations_dir, name),
                      "measured top-1 (%)": run_top1(ablations_dir, name), "published SLR-500 (%)": published})
     return pd.DataFrame(rows)
 
@@ -126,9 +157,11 @@ def table6(runs: dict, ablations_dir: Path, variant: str) -> pd.DataFrame:
     for preset, (paper_name, _points, ce_pub, _parts, mp_pub) in TABLE6.items():
         ours = get_preset(preset)
         ce = run_top1(ablations_dir, find_run(runs, frozenset(), variant, preset))
-        mp = run_top1(ablations_dir, find_run(runs, frozenset({"parts"}), variant, preset))
+        mp_run = find_run(runs, frozenset({"parts"}), variant, preset)
+        mp = run_top1(ablations_dir, mp_run)
         rows.append({"preset": preset, "paper": paper_name, "keypoints": ours.num_points, "parts": len(ours.parts),
                      "measured CE (%)": ce, "measured + Multipart (%)": mp,
+                     "+ Multipart texts": run_texts(ablations_dir, mp_run),
                      "gain (points)": round(mp - ce, 2) if isinstance(ce, float) and isinstance(mp, float) else "–",
                      "published (%)": ce_pub, "published + Multipart (%)": mp_pub if mp_pub is not None else "–"})
     return pd.DataFrame(rows)
@@ -212,23 +245,29 @@ def write_tables(params: dict, results_dir: Path, out_dir: Path) -> list[Path]:
     preset, variant = params["keypoints"]["preset"], params["mc"]["descriptions"]
     setup = (f"Measured on `{ds}` (test split, seed {params['seed']}); MC weight {params['mc']['weight']}, "
              f"temperature {params['mc']['temperature']}.")
+    main = (f"{setup} Texts aligned with (text encoder; classes with texts per MC term): "
+            f"{main_texts(res / 'metrics.json')}.")
+    encoder_note = ("Each run's `texts` column names its text encoder (the paper's: CLIP's) and, per MC term, "
+                    "for how many classes it had texts (and how many of those synonym sets were degenerate).")
     texts_by = descriptions_by(res / "descriptions", variant)
     one = (f"One stream ({TABLE_STREAM}) per row, keypoints `{preset}`, descriptions `{variant}` (by {texts_by}) "
            f"unless the row says.")
     rows_named = ("Row names are the paper's (its descriptions came from an LLM, Moonshot); `descriptions by` "
                   "names what wrote ours, from the descriptions' provenance.")
     tables = {
-        "table2": ("Table 2: each stream and the 4-stream ensemble", table2(res / "metrics.json"), setup),
+        "table2": ("Table 2: each stream and the 4-stream ensemble", table2(res / "metrics.json"), main),
         "table3": ("Table 3: AUTSL", table3(res / "metrics.json", ds),
                    "Measured: the 4-stream ensemble when this dataset is autsl (the tables stage of "
                    "`dataset: autsl`)."),
         "table4": ("Table 4: description sources (MC term: Multipart)",
                    table4(runs, abl, preset, params["describe"]["variants"], res / "descriptions"),
-                   f"{setup} {one} {rows_named}"),
+                   f"{setup} {one} {rows_named} {encoder_note}"),
         "table5": ("Table 5: MC terms on top of CE", table5(runs, abl, preset, variant),
-                   f"{setup} {one} Synonym = synonym term, Prompt = global-description term, Multipart = part terms."),
+                   f"{setup} {one} Synonym = synonym term, Prompt = global-description term, Multipart = part terms. "
+                   f"{encoder_note}"),
         "table6": ("Table 6: keypoint presets, CE only and with the part terms", table6(runs, abl, variant),
-                   f"{setup} One stream ({TABLE_STREAM}) per cell. Parts: the preset's part groups that have points."),
+                   f"{setup} One stream ({TABLE_STREAM}) per cell. Parts: the preset's part groups that have points. "
+                   f"{encoder_note}"),
     }
     written = []
     for name, (title, table, note) in tables.items():

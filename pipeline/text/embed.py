@@ -36,11 +36,9 @@ def read_descriptions(path: str | Path, num_classes: int) -> list[dict]:
 
 
 def count_truncated(encoder, texts: list[str]) -> int:
-    """Texts longer than the encoder's token limit: sentence-transformers cuts them
-    silently; we count and log them instead."""
-    limit = encoder.max_seq_length
-    lengths = [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
-    return sum(n > limit for n in lengths)
+    """Texts longer than the encoder's token limit: encoders cut them silently; we count and
+    log them instead."""
+    return sum(n > encoder.max_tokens for n in encoder.token_counts(texts))
 
 
 def encode_unique(encoder_name: str, texts: list[str], cache: EmbeddingCache) -> tuple[dict[str, np.ndarray], dict]:
@@ -55,7 +53,7 @@ def encode_unique(encoder_name: str, texts: list[str], cache: EmbeddingCache) ->
         stats["truncated"] = count_truncated(load_encoder(encoder_name), todo)
         if stats["truncated"]:
             log.warning("%d text(s) exceed the encoder's %d-token limit and were truncated", stats["truncated"],
-                        load_encoder(encoder_name).max_seq_length)
+                        load_encoder(encoder_name).max_tokens)
         new = dict(zip(todo, encode(encoder_name, todo)))
         cache.put_many(encoder_name, new)
         found.update(new)
@@ -108,6 +106,9 @@ def build_bank(records: list[dict], encoder_name: str, cache: EmbeddingCache, va
     stats.update(segments=len(seg_texts), shared_segments=shared)
     if shared:
         log.info("%d part segment text(s) are shared by several classes: a positive for each of them", shared)
+    # label-only synonym variants (describe/offline.py) are degenerate whatever their cosines say
+    label_only = [c for c, r in enumerate(records) if r.get("provenance", {}).get("synonyms_from") == "label"]
     bank = TextBank(glob, glob_members, syn, syn_mask, syn_members, segments, seg_members, seg_parts,
-                    {"encoder": encoder_name, "variant": variant, "parts": list(PART_NAMES), "dim": dim})
+                    {"encoder": encoder_name, "variant": variant, "parts": list(PART_NAMES), "dim": dim,
+                     "label_only_synonyms": label_only})
     return bank, stats

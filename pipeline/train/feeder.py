@@ -7,14 +7,16 @@ import numpy as np
 from .streams import to_stream
 
 
-def crop_bounds(length: int, rng: np.random.Generator | None, crop_min: float, test_crop: float) -> tuple[int, int]:
+def crop_bounds(length: int, rng: np.random.Generator | None, crop_min: float, test_crop: float,
+                min_frames: int = 1) -> tuple[int, int]:
     """Training (rng given): a random crop of a random fraction in [crop_min, 1] of the
-    frames. Evaluation: the centred ``test_crop`` fraction."""
+    frames, and ``min_frames`` at least (all of a shorter clip), as CTR-GCN's
+    ``valid_crop_resize`` keeps 64. Evaluation: the centred ``test_crop`` fraction."""
     if rng is None:
         bias = int((1 - test_crop) * length / 2)
         return bias, max(bias + 1, length - bias)
     keep = int(np.floor(length * rng.uniform(crop_min, 1.0)))
-    keep = min(max(keep, 1), length)
+    keep = min(max(keep, min_frames, 1), length)
     start = int(rng.integers(0, length - keep + 1))
     return start, start + keep
 
@@ -46,12 +48,19 @@ class Feeder:
     reads each from a scratch file when a batch needs it (train/clips.py)."""
 
     def __init__(self, clips: list[np.ndarray], labels: np.ndarray, sample_ids: list[str],
-                 stream: str, parents: tuple[int, ...], window: int, crop_min: float, test_crop: float):
+                 stream: str, parents: tuple[int, ...], window: int, crop_min: float, test_crop: float,
+                 crop_min_frames: int = 1):
         if not clips:
             raise ValueError("empty split: no clips to feed")
         self.clips, self.labels, self.sample_ids = clips, np.asarray(labels, dtype=np.int64), sample_ids
         self.stream, self.parents = stream, parents
-        self.window, self.crop_min, self.test_crop = window, crop_min, test_crop
+        self.window, self.crop_min, self.test_crop, self.crop_min_frames = window, crop_min, test_crop, crop_min_frames
+
+    @classmethod
+    def of_split(cls, split, stream: str, parents: tuple[int, ...], cfg: dict) -> "Feeder":
+        """A split's clips (train/data.SplitData) fed with the ``train`` section's crop settings."""
+        return cls(split.clips, split.labels, split.sample_ids, stream, parents, cfg["window"], cfg["crop_min"],
+                   cfg["test_crop"], cfg["crop_min_frames"])
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -61,7 +70,7 @@ class Feeder:
         frames = []
         for i in indices:
             clip = self.clips[i]
-            start, stop = crop_bounds(len(clip), rng, self.crop_min, self.test_crop)
+            start, stop = crop_bounds(len(clip), rng, self.crop_min, self.test_crop, self.crop_min_frames)
             frames.append(resize_time(clip[start:stop], self.window))
         # (B, C, T, V), made contiguous before the stream transform: its gathers and masks run
         # 2-4x faster on a contiguous array than on the transposed view (the same values)

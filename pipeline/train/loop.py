@@ -58,6 +58,7 @@ class MCSetup:
     weight: float
     part_joints: dict[str, list[int]]
     centre_text: bool = False
+    coverage: dict | None = None      # mc.text_coverage: what metrics.json records of the texts
 
 
 @dataclass
@@ -438,7 +439,9 @@ def final_evaluation(trainer: Trainer, job: TrainJob) -> tuple[dict, dict[str, n
     metrics = {"train": accuracy_report(train_scores, train.labels),
                "val": accuracy_report(val_scores, val.labels) if val is not None else None,
                "test": accuracy_report(test_scores, test.labels),
-               "epochs": job.cfg["epochs"], "parameters": count_parameters(model), "num_class": job.num_class}
+               "epochs": job.cfg["epochs"], "parameters": count_parameters(model), "num_class": job.num_class,
+               # the texts aligned with (encoder, per-term coverage); None: CE only, no text read
+               "text": job.mc.coverage if job.mc is not None and job.mc.terms else None}
     return metrics, arrays
 
 

@@ -11,6 +11,7 @@ from .bundle import stream_bundle, write_bundle
 from .data import load_splits
 from .feeder import Feeder
 from .loop import MCSetup, TrainOutputs, fingerprint, train_stream
+from .mc import check_text_coverage
 from .streams import STREAMS
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
     edges = [(c, p) for c, p in enumerate(parents) if p >= 0]
 
     def feeder(split: str) -> Feeder:
-        d = splits[split]
-        return Feeder(d.clips, d.labels, d.sample_ids, stream, parents, cfg["window"], cfg["crop_min"],
-                      cfg["test_crop"])
+        return Feeder.of_split(splits[split], stream, parents, cfg)
 
     mc_cfg = params["mc"]
     if ablation is not None:
@@ -63,8 +62,10 @@ def run_train(params: dict, stream: str, keypoints_dir: Path, manifest: Path, cl
     bank = TextBank.load(text_bank)
     if bank.num_classes != len(classes):
         raise ValueError(f"{text_bank}: texts for {bank.num_classes} classes, but the class list has {len(classes)}")
+    coverage = check_text_coverage(bank, list(mc_cfg["terms"]), mc_cfg, classes["gloss"].tolist(), str(text_bank)) \
+        if mc_cfg["terms"] else None
     mc = MCSetup(bank, list(mc_cfg["terms"]), mc_cfg["temperature"], mc_cfg["weight"],
-                 {k: list(v) for k, v in meta["parts"].items()}, mc_cfg["centre_text"])
+                 {k: list(v) for k, v in meta["parts"].items()}, mc_cfg["centre_text"], coverage)
     # CE alone reads no MC param and no text: a CE run stays valid whatever tau, lambda or the texts become
     uses_text = bool(mc_cfg["terms"])
     fp = fingerprint(params["model"], cfg, mc_cfg if uses_text else {"terms": []}, params["seed"], stream,

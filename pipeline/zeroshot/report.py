@@ -31,6 +31,14 @@ def zero_shot_markdown(summary: dict) -> str:
                  f"| {_pct(gzsl['chance_top1'])} | {_pct(gzsl['chance_top1'])} | {_pct(gzsl['chance_top1'])} "
                  f"| {_pct(zsl['chance_top1'])} | "
                  f"{_pct(1 / (summary['num_classes'] - len(unseen)))} |")
+    lacking = {v: r.get("lacking_terms") for v, r in summary["variants"].items() if r.get("lacking_terms")}
+    texts = [f"`{v}`: {r['text']['encoder']} ({r['text']['dim']}-d)" for v, r in summary["variants"].items()
+             if r.get("text")]
+    if texts:
+        lines += ["", "Text encoder: " + "; ".join(texts) + "."]
+    if lacking:
+        lines += ["", "Trained without the terms a variant has no texts for: "
+                  + "; ".join(f"`{v}` lacks {', '.join(t)}" for v, t in lacking.items()) + "."]
     lines += ["", f"Clips: {zsl['n']} unseen-class and {gzsl['n_seen']} seen-class test clips. "
               "`seen classifier`: the CE head on the seen classes' test clips (supervised, for scale). "
               "This stage chooses nothing on validation."]

@@ -20,10 +20,12 @@ import numpy as np
 
 from ..evaluate.pages import markdown_page
 from ..io import write_json, write_text
+from ..names import ZEROSHOT_MC_KEYS
 from ..text.bank import TextBank
 from ..train.data import SplitData, load_splits
 from ..train.feeder import Feeder
 from ..train.loop import MCSetup, TrainOutputs, fingerprint, load_trained, pick_device, train_stream
+from ..train.mc import check_text_coverage, terms_with_texts
 from .features import clip_features
 from .holdout import choose_unseen, seen_classes
 from .metrics import zero_shot_report
@@ -32,7 +34,6 @@ from .scores import zero_shot_scores
 from .split import of_classes
 
 log = logging.getLogger(__name__)
-MC_KEYS = ("temperature", "weight", "centre_text")   # what zero-shot training takes from params.mc
 
 
 def holdout_seed(params: dict) -> int:
@@ -51,7 +52,7 @@ def evaluable(data: SplitData | None, unseen: np.ndarray) -> bool:
 def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path: Path, text_dir: Path,
                  out_dir: Path) -> dict:
     zs, cfg = params["zeroshot"], params["train"]
-    mc_cfg = {k: params["mc"][k] for k in MC_KEYS}
+    mc_cfg = {k: params["mc"][k] for k in ZEROSHOT_MC_KEYS}
     splits, meta, classes = load_splits(keypoints_dir, manifest, classes_path, **cfg["clips"])
     for split in ("train", "test"):
         if split not in splits:
@@ -72,8 +73,7 @@ def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path
     edges = [(c, p) for c, p in enumerate(parents) if p >= 0]
 
     def feeder(d: SplitData) -> Feeder:
-        return Feeder(d.clips, d.labels, d.sample_ids, zs["stream"], parents, cfg["window"], cfg["crop_min"],
-                      cfg["test_crop"])
+        return Feeder.of_split(d, zs["stream"], parents, cfg)
 
     device = pick_device(cfg["device"])
     results = {}
@@ -87,10 +87,21 @@ def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path
             raise ValueError(f"{text_bank}: texts for {bank.num_classes} classes, but the class list has "
                              f"{len(classes)}")
         seen_bank = bank.only_classes(seen)
-        mc = MCSetup(seen_bank, list(zs["terms"]), mc_cfg["temperature"], mc_cfg["weight"],
-                     {k: list(v) for k, v in meta["parts"].items()}, mc_cfg["centre_text"])
+        # a variant compared here may have no text at all for a term (`label`: the gloss, no synonyms
+        # or segments): it trains the terms it has texts for, and metrics.md says which it lacked
+        terms, lacking = terms_with_texts(seen_bank, list(zs["terms"]))
+        if not terms:
+            raise ValueError(f"zeroshot.terms {zs['terms']}: the {variant} descriptions ({text_bank}) have texts for "
+                             f"none of them; add 'global' to zeroshot.terms or drop {variant!r} from zeroshot.variants")
+        if lacking:
+            log.warning("zero-shot %s: no %s texts in this variant; trained with %s only", variant,
+                        " or ".join(lacking), ", ".join(terms))
+        coverage = check_text_coverage(seen_bank, terms, mc_cfg, [glosses[c] for c in seen],
+                                       f"{text_bank} (seen classes)")
+        mc = MCSetup(seen_bank, terms, mc_cfg["temperature"], mc_cfg["weight"],
+                     {k: list(v) for k, v in meta["parts"].items()}, mc_cfg["centre_text"], coverage)
         run_dir = Path(out_dir) / "runs" / variant
-        fp = fingerprint(params["model"], cfg, mc_cfg, list(zs["terms"]), params["seed"], zs["stream"], seen.tolist(),
+        fp = fingerprint(params["model"], cfg, mc_cfg, terms, params["seed"], zs["stream"], seen.tolist(),
                          Path(keypoints_dir), Path(manifest), Path(classes_path), text_bank)
         log.info("zero-shot %s: training %s on the %d seen classes (%d clips)", variant, zs["stream"], len(seen),
                  len(seen_splits["train"].labels))
@@ -101,7 +112,8 @@ def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path
         model, heads = load_trained(TrainOutputs.in_dir(run_dir).model, edges, device)
         # scored texts get the shift training's texts had (centred on the seen classes' means)
         scoring_bank = bank.centred(on=seen_bank) if mc_cfg["centre_text"] else bank
-        out = {"seen_classifier": {"test": supervised["test"], "val": supervised["val"]}}
+        out = {"seen_classifier": {"test": supervised["test"], "val": supervised["val"]},
+               "terms": terms, "lacking_terms": lacking, "text": coverage}
         for split in ("test", "val"):
             data = splits.get(split)
             if not evaluable(data, unseen):
