@@ -59,13 +59,13 @@ def detect_entries(texts: list[str]) -> tuple[str, float]:
     return code, chars / sum(votes.values())
 
 
-def resolve(stated: dict, glosses: list[str], entry_texts: list[str] | None) -> dict:
+def resolve(stated: dict, glosses: list[str], entry_texts: list[str]) -> dict:
     """{"glosses", "knowledge", "descriptions"} -> code: ``describe.languages`` where it names a
-    language, detected where it says ``auto`` (knowledge None: no knowledge base read)."""
+    language, detected where it says ``auto``."""
     out = {"descriptions": stated["descriptions"]}
     for key, texts, detect in (("glosses", glosses, detect_glosses), ("knowledge", entry_texts, detect_entries)):
-        if stated[key] != "auto" or texts is None:
-            out[key] = stated[key] if stated[key] != "auto" else out["descriptions"]
+        if stated[key] != "auto":
+            out[key] = stated[key]
             continue
         code, score = detect(texts)
         log.info("%s: %s detected (%.2f)", key, name(code), score)

@@ -9,9 +9,9 @@
     segment_members  [M, C]      1 where the segment is a text of class c
     segment_parts    [M, P]      1 where the segment is tagged with part p (PART_NAMES order)
 
-Meta (JSON): the encoder's name and dimension, the description variant, the part names, how
-many texts the encoder's context cut off (``truncated``) and which classes' synonyms are
-label-only variants (``label_only_synonyms``: degenerate by construction, train/mc.py).
+Meta (JSON): the encoder's name and dimension, the description variant, the part names and
+which classes' synonyms are label-only variants (``label_only_synonyms``: degenerate by
+construction, train/mc.py).
 
 A text is a positive for every class that has it: two classes whose descriptions share
 a sentence ("The eyebrows are raised.") both own that one segment, so the loss never
@@ -101,12 +101,12 @@ class TextBank:
         sees: nothing of another class's texts is left in it (zero-shot training)."""
         keep = np.asarray(keep, dtype=np.int64)
         segs = self.segment_members[:, keep].any(1)
+        label_only = set(self.meta.get("label_only_synonyms", []))
         return TextBank(self.global_[keep], self.global_members[np.ix_(keep, keep)], self.synonyms[keep],
                         self.synonym_mask[keep], self.synonym_members[keep][:, :, keep], self.segments[segs],
                         self.segment_members[segs][:, keep], self.segment_parts[segs],
                         {**self.meta, "classes": keep.tolist(),
-                         "label_only_synonyms": [i for i, c in enumerate(keep.tolist())
-                                                 if c in set(self.meta.get("label_only_synonyms", []))]})
+                         "label_only_synonyms": [i for i, c in enumerate(keep.tolist()) if c in label_only]})
 
     def centred(self, on: "TextBank | None" = None) -> "TextBank":
         """Each kind of text (global, synonym, segment) minus its kind's mean embedding,

@@ -97,16 +97,16 @@ def degenerate_synonyms(bank: TextBank, max_cos: float) -> np.ndarray:
     return out & bank.synonym_mask.any(1)
 
 
-def text_coverage(bank: TextBank, terms: list[str], max_cos: float) -> dict:
+def text_coverage(bank: TextBank, terms: list[str], degenerate: np.ndarray) -> dict:
     """What metrics.json, the tables and the report say about the texts a run aligned with:
     the encoder, and per term how many classes had texts (synonym: how many of them
-    degenerate; parts: per part too)."""
+    degenerate, ``degenerate_synonyms``; parts: per part too)."""
     out = {"encoder": bank.meta.get("encoder"), "dim": bank.dim, "variant": bank.meta.get("variant"),
            "classes": bank.num_classes, "terms": {}}
     for term in terms:
         entry = {"classes_with_texts": int(classes_with_texts(bank, term).sum())}
         if term == "synonym":
-            entry["degenerate_classes"] = int(degenerate_synonyms(bank, max_cos).sum())
+            entry["degenerate_classes"] = int(degenerate.sum())
         if term == "parts":
             entry["per_part"] = {p: int(bank.segment_members[bank.segment_parts[:, k]].any(0).sum())
                                  for k, p in enumerate(PART_NAMES)}
@@ -130,7 +130,8 @@ def check_text_coverage(bank: TextBank, terms: list[str], mc_cfg: dict, glosses:
     """Before training: every configured term must have texts for every class, and a
     synonym term must not be degenerate for all of them, unless the params allow it. Returns
     ``text_coverage``; raises a one-line ValueError naming the term, the count and the remedy."""
-    coverage = text_coverage(bank, terms, mc_cfg["degenerate_cos"])
+    degenerate = degenerate_synonyms(bank, mc_cfg["degenerate_cos"])
+    coverage = text_coverage(bank, terms, degenerate)
     C = bank.num_classes
     for term in terms:
         have = classes_with_texts(bank, term)
@@ -143,7 +144,6 @@ def check_text_coverage(bank: TextBank, terms: list[str], mc_cfg: dict, glosses:
                              f"train it on the classes that have texts")
         log.warning("%s; trained on the %d classes that have texts (mc.allow_missing_texts)", message, int(have.sum()))
     if "synonym" in terms:
-        degenerate = degenerate_synonyms(bank, mc_cfg["degenerate_cos"])
         have = classes_with_texts(bank, "synonym")
         if degenerate.any():
             message = (f"mc.terms: the synonym term's texts are degenerate for {int(degenerate.sum())} of "
