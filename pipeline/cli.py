@@ -62,7 +62,7 @@ def _tables(args, params):
 def _experiment(args, params):
     from .experiment.mc import run_mc_experiment
     seeds = args.seeds if args.seeds is not None else params["experiments"]["mc"]["seeds"]
-    run_mc_experiment(params, list(range(seeds)), args.jobs, args.streams, args.name)
+    run_mc_experiment(params, list(range(seeds)), args.jobs, args.streams, args.name, args.settings)
 
 
 def _zeroshot(args, params):
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--streams", nargs="+", help="train these streams only (default: all four and their "
                    "ensemble); e.g. --streams joint to screen an MC variant quickly")
     p.add_argument("--name", default="mc", help="results/<dataset>/experiments/<name>.{json,md} (default: mc)")
+    p.add_argument("--settings", nargs="+", help="run (and summarise) these of experiments.mc.settings only "
+                   "(default: all); finished runs are reused, so a long experiment can run in parts")
     p.set_defaults(func=_experiment)
 
     p = sub.add_parser("zeroshot", help="hold classes out of training, recognise them from their description "
@@ -244,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_page, needs_params=False)
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag", "pose", "clips"])
+    p.add_argument("what", choices=["train", "describe", "dag", "pose", "clips", "copy-share"])
+    p.add_argument("--seeds", type=int, help="dag: run the whole DAG for seeds 0..N-1, report mean ± sd")
+    p.add_argument("--descriptions", type=Path, help="copy-share: a describe jsonl (default: the dataset's gsp)")
     p.add_argument("--steps", type=int, default=4, help="train: timed steps per contender; clips: batches fed")
     p.add_argument("--config", choices=["demo", "paper", "both"], default="both",
                    help="train: the demo's encoder (params) or the paper's (V=87, T=64, 226 classes)")
@@ -255,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeder", action="store_true", help="train: also through the real data path (busy fraction, "
                    "projected SLR-500 recipe time)")
     p.add_argument("--memory", action="store_true", help="train, CPU: each model's peak RSS in its own process")
-    p.add_argument("--json", type=Path, help="train, clips: also write the results here")
+    p.add_argument("--json", type=Path, help="train, clips, dag --seeds: also write the results here")
     p.add_argument("--compile", action="store_true", help="train: also ours with torch.compile (train.compile)")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),
                    help="pose: the video to time the backends on")

@@ -319,8 +319,8 @@ def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
     crops. Then the real comparison writes its table with the paired t-interval."""
     params = tiny_params()
     params["experiments"]["mc"].update(seeds=2, settings={"demo": {"train_signers": None},
-                                                          "low_data": {"train_signers": 2}})
-    params["mc"]["weight"] = 0.0
+                                                          "low_data": {"train_signers": 2, "steps_matched": True}},
+                                       grid={"weight": [0.0], "temperature": [0.1], "seeds": 1, "setting": "demo"})
     (dag_run / "params_mc0.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, "-m", "pipeline", "--params", "params_mc0.yaml", "experiment", "mc"]
     subprocess.run(cmd, cwd=dag_run, env=tool_env(), check=True, capture_output=True, timeout=600)
@@ -333,13 +333,19 @@ def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
         assert setting["test"]["difference"]["ensemble"]["sd"] == 0.0
     low = list((dag_run / "results/demo/experiments/runs/low_data").glob("ce-*/seed0/joint/log.csv"))
     assert len(low) == 1
-    params["mc"]["weight"] = 0.5
+    # lambda chosen on validation from a grid; the low-data runs take as many steps (3 of 2 training
+    # signers' clips: 1.5 x the tiny params' 2 epochs)
+    params["experiments"]["mc"]["grid"]["weight"] = [0.5, 1.0]
     (dag_run / "params_mc.yaml").write_text(yaml.safe_dump(params))
     cmd[cmd.index("params_mc0.yaml")] = "params_mc.yaml"
     subprocess.run(cmd, cwd=dag_run, env=tool_env(), check=True, capture_output=True, timeout=600)
     report = (dag_run / "results/demo/experiments/mc.md").read_text()
-    assert "## low_data (the first 2 training signers)" in report and "95 % t-interval" in report
+    assert "## low_data (the first 2 training signers, 3 epochs)" in report and "95 % t-interval" in report
     summary = json.loads((dag_run / "results/demo/experiments/mc.json").read_text())
+    cells = summary["grid"]["cells"]
+    assert [c["weight"] for c in cells] == [0.5, 1.0] and "test" not in json.dumps(cells)
+    assert summary["grid"]["chosen"]["weight"] == max(cells, key=lambda c: c["score"])["weight"]
+    assert summary["arms"]["gsp_mc"]["weight"] == summary["grid"]["chosen"]["weight"]
     assert any(r["ce"] != r["gsp_mc"] for s in summary["settings"].values() for r in s["per_seed"])
     # the CE arm does not depend on the MC params: its runs were reused, not retrained
     assert len(list((dag_run / "results/demo/experiments/runs/low_data").glob("ce-*"))) == 1

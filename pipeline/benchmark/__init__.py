@@ -2,6 +2,8 @@
 
     python -m pipeline benchmark train   # ours beside the published model, interleaved (benchmark/train.py)
     python -m pipeline benchmark dag     # the whole demo DAG: wall time and peak memory
+    python -m pipeline benchmark dag --seeds 3   # ... once per seed: top-1 mean ± sd, the demo's promise
+    python -m pipeline benchmark copy-share      # the demo descriptions' share of renderer phrases
     python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
     python -m pipeline benchmark clips   # a training job's peak memory per clip store at 125k clips
 
@@ -37,9 +39,24 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def benchmark_dag(params_path: Path, cores: int) -> dict:
-    """Run the whole DAG from scratch in a scratch copy of the workflow; sample the RSS
-    of the whole process tree (concurrent jobs add up) every 0.2 s."""
+def cpu_model() -> str:
+    """The CPU's model name and whether it has AMX (its bf16/int8 matrix units change float
+    rounding in oneDNN's kernels, so results differ between CPUs with and without)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                platform.machine())
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    return f"{name} ({'with' if 'amx_tile' in flags else 'no'} AMX)"
+
+
+def benchmark_dag(params_path: Path, cores: int, seed: int | None = None) -> dict:
+    """Run the whole DAG from scratch in a scratch copy of the workflow (with ``seed`` for
+    params' seed when given); sample the RSS of the whole process tree (concurrent jobs add
+    up) every 0.2 s."""
+    import yaml
     root = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="gspmc-dag-") as tmp:
         wd = Path(tmp)
@@ -47,6 +64,10 @@ def benchmark_dag(params_path: Path, cores: int) -> dict:
             shutil.copy(root / name, wd / name)
         shutil.copytree(root / "workflow", wd / "workflow")
         shutil.copy(params_path, wd / "params.yaml")
+        if seed is not None:
+            params = yaml.safe_load((wd / "params.yaml").read_text())
+            params["seed"] = seed
+            (wd / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         snakemake = Path(sys.executable).parent / "snakemake"
         t0 = time.perf_counter()
         env = dict(os.environ, PATH=f"{snakemake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -69,7 +90,7 @@ def benchmark_dag(params_path: Path, cores: int) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"the DAG failed:\n{output[-3000:]}")
         metrics = json.loads(next((wd / "results").glob("*/metrics.json")).read_text())
-    result = {"seconds": seconds, "peak_rss_mib": peak[0] / 2 ** 20, "cores": cores,
+    result = {"seed": seed, "seconds": seconds, "peak_rss_mib": peak[0] / 2 ** 20, "cores": cores,
               "ensemble_test_top1": metrics["ensemble"]["test"]["top1"], "chance_top1": metrics["chance_top1"],
               "metrics": metrics}
     print(f"demo DAG: {seconds / 60:.1f} min on {cores} cores, peak RSS (whole process tree) "
@@ -87,6 +108,65 @@ def accuracy_table(metrics: dict) -> str:
     for name, m in [*metrics["streams"].items(), ("ensemble", metrics["ensemble"])]:
         rows.append(f"{name:13s} {pct(m, 'train'):>6s} {pct(m, 'val'):>6s} {pct(m, 'test'):>6s}")
     return "\n".join(rows)
+
+
+SPLITS = ("train", "val", "test")
+
+
+def seeds_summary(runs: list[dict]) -> dict:
+    """Per stream and the ensemble, each split's top-1 over the runs: mean, sd (n-1), values;
+    and the val-test gap (mean of val - test)."""
+    import numpy as np
+    names = [*runs[0]["metrics"]["streams"], "ensemble"]
+    out = {}
+    for name in names:
+        per = [r["metrics"]["ensemble"] if name == "ensemble" else r["metrics"]["streams"][name] for r in runs]
+        row = {}
+        for split in SPLITS:
+            values = [m[split]["top1"] for m in per if m.get(split)]
+            if values:
+                row[split] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1
+                              else 0.0, "values": values}
+        if "val" in row and "test" in row:
+            row["val_minus_test"] = row["val"]["mean"] - row["test"]["mean"]
+        out[name] = row
+    return out
+
+
+def demo_promise(summary: dict) -> dict:
+    """What the README promises of the demo, on the means over seeds: every stream test >= 50 %,
+    ensemble test in 70-95 % and >= the best stream."""
+    streams = {k: v["test"]["mean"] for k, v in summary.items() if k != "ensemble"}
+    ensemble = summary["ensemble"]["test"]["mean"]
+    return {"streams_at_least_50": all(v >= 0.5 for v in streams.values()),
+            "ensemble_70_to_95": 0.7 <= ensemble <= 0.95,
+            "ensemble_at_least_best_stream": ensemble >= max(streams.values())}
+
+
+def seeds_table(summary: dict) -> str:
+    cell = lambda r, split: "-" if split not in r else \
+        f"{100 * r[split]['mean']:.1f} ± {100 * r[split]['sd']:.1f}"  # noqa: E731
+    rows = [f"| {'':13s} | {'train':>12s} | {'val':>12s} | {'test':>12s} | {'val - test':>10s} |",
+            "|---|---:|---:|---:|---:|"]
+    for name, r in summary.items():
+        gap = f"{100 * r['val_minus_test']:+.1f}" if "val_minus_test" in r else "-"
+        rows.append(f"| {name:13s} | {cell(r, 'train'):>12s} | {cell(r, 'val'):>12s} | {cell(r, 'test'):>12s} "
+                    f"| {gap:>10s} |")
+    return "\n".join(rows)
+
+
+def benchmark_dag_seeds(params_path: Path, cores: int, seeds: int) -> dict:
+    """The whole DAG once per seed 0..seeds-1 (corpus, dictionary and training all follow the
+    seed): top-1 as mean ± sd per stream and the ensemble, and whether the demo's promise holds."""
+    runs = [benchmark_dag(params_path, cores, seed) for seed in range(seeds)]
+    summary = seeds_summary(runs)
+    result = {"cpu": cpu_model(), "cores": cores, "seeds": list(range(seeds)), "summary": summary,
+              "promise": demo_promise(summary), "minutes": [r["seconds"] / 60 for r in runs], "runs": runs}
+    print(f"\ndemo DAG over seeds {result['seeds']} on {result['cpu']}, {cores} cores "
+          f"({', '.join(f'{m:.1f}' for m in result['minutes'])} min); top-1 %, mean ± sd:", flush=True)
+    print(seeds_table(summary), flush=True)
+    print(f"promise: {result['promise']}", flush=True)
+    return result
 
 
 def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
@@ -124,7 +204,7 @@ def benchmark_describe(params: dict, endpoint: str) -> list[dict]:
 
 
 def run_benchmark(args, params: dict) -> None:
-    print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} CPUs, "
+    print(f"machine: {cpu_model()}, {psutil.cpu_count()} CPUs, "
           f"torch {torch.__version__}", flush=True)
     if args.what == "train":
         from ..io import write_json
@@ -148,5 +228,16 @@ def run_benchmark(args, params: dict) -> None:
     elif args.what == "describe":
         for endpoint in ("configured", "echo"):
             benchmark_describe(params, endpoint)
+    elif args.what == "copy-share":
+        from ..data.synthetic.copy_share import copy_share
+        path = args.descriptions or Path("results") / params["dataset"] / "descriptions" / "gsp.jsonl"
+        share = copy_share([json.loads(line)["global"] for line in path.read_text().splitlines() if line.strip()])
+        print(f"{path}: {share['tokens']} tokens; copying renderer phrases: {100 * share['verbatim']:.1f} % "
+              f"verbatim, {100 * share['trigram']:.1f} % in a shared word 3-gram", flush=True)
+    elif args.seeds:
+        result = benchmark_dag_seeds(args.params, psutil.cpu_count(), args.seeds)
+        if args.json is not None:
+            from ..io import write_json
+            write_json(args.json, result)
     else:
         benchmark_dag(args.params, psutil.cpu_count())

@@ -21,7 +21,7 @@ import re
 from ..data.wholebody import PART_NAMES
 
 # "As in the sign HOUSE", "like the sign HOUSE", "see HOUSE"
-SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ee|[Cc]ompare)(?: the sign)? "
+SIGN_REFERENCE = re.compile(r"\b(?:[Aa]s in|[Ll]ike|[Ss]ame as|[Ss]ee|[Cc]ompare)(?: the sign)? "
                             r"([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\b")
 # "the V handshape", "a bent-B handshape", "the 5 handshape"
 HANDSHAPE_REFERENCE = re.compile(r"\b(?:in |with )?(?:the |an? )?([A-Za-z0-9][A-Za-z0-9-]*) handshape\b")
@@ -76,7 +76,9 @@ def is_action_sentence(sentence: str) -> bool:
     s = sentence.strip()
     if not s or REMARK_OPENERS.match(s):
         return False
-    return bool(ACTION_WORDS.search(s))
+    # a sentence that names a body part a segment can be tagged with ("Place: at the temple.") is
+    # about the sign's form too
+    return bool(ACTION_WORDS.search(s)) or any(rx.search(s) for rx in _PART_PATTERNS.values())
 
 
 def split_sentences(text: str) -> list[str]:

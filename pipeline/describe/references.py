@@ -1,7 +1,7 @@
 """Refinement without a model (paper Eq. 5): resolve what a dictionary entry refers to
 and keep only what describes the action.
 
-- "As in the sign X, but <difference>": X's entry (itself refined, recursively) with
+- "As in the sign X, but <difference>" (or "Like X, except ..."): X's entry (itself refined, recursively) with
   the difference applied to the parameter it names; an unknown kind of difference is
   appended as a contrast, so the text is self-contained either way.
 - "the V handshape": replaced by the manual-alphabet entry's definition.
@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from .knowledge import KnowledgeBase
 from .lexicon import HANDSHAPE_REFERENCE, SIGN_REFERENCE, is_action_sentence, split_sentences
 
-_AS_IN = re.compile(r"^\s*(?:As in|Like) the sign ([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\s*,\s*but\s+(.+?)\.?\s*$")
+# "As in the sign X, but ...", "Like X, except ...", "Same as X but ..."
+_AS_IN = re.compile(r"^\s*(?:As in|Like|Same as)(?: the sign)? ([A-Z][A-Z0-9'-]+(?: [A-Z][A-Z0-9'-]+)*)\s*,?\s*"
+                    r"(?:but|except(?: that)?)\s+(.+?)\.?\s*$")
 _PLURAL = {"moves": "move", "taps": "tap", "pushes": "push", "wiggles": "wiggle", "twists": "twist",
            "travels": "travel", "rests": "rest"}
 _MOUTH_SENTENCE = re.compile(r"\b(mouth|lips|cheeks are puffed)\b", re.I)
@@ -45,7 +47,13 @@ def _sentence(s: str) -> str:
 
 
 def _replace_sentences(base: str, pattern: re.Pattern, new: str) -> str:
-    kept = [s for s in split_sentences(base) if not pattern.search(s)]
+    """``base`` without the sentences (or the ';'-clauses of one: "Face: lips pursed; eyebrows
+    up.") that ``pattern`` finds, and ``new`` appended."""
+    kept = []
+    for sentence in split_sentences(base):
+        clauses = [c for c in re.split(r";\s*", sentence.rstrip(".")) if not pattern.search(c)]
+        if clauses:
+            kept.append(_sentence("; ".join(clauses)))
     return " ".join(kept + [_sentence(new)])
 
 

@@ -7,7 +7,16 @@ differences of test top-1 get a Student-t interval. Validation top-1 is kept bes
 so that a choice between MC variants can be made on validation, never on test.
 
 Settings (params `experiments.mc.settings`): the dataset's recipe as is, and a low-data
-one that keeps only the first few training signers, where a text prior should matter most.
+one that keeps only the first few training signers, where a text prior should matter most;
+``steps_matched`` gives it as many optimizer steps as the full set (epochs, warm-up and lr steps
+scaled by all training clips / kept clips), so that it measures less data, not less training.
+
+lambda and tau (params `experiments.mc.grid`): each cell of the grid trains the second arm on
+the grid's seeds in the grid's setting; the cell with the best mean validation top-1 (the
+ensemble's, or the mean of the streams trained) is the one compared, and only its test figures
+are reported. Test never chooses anything.
+
+Run it in parts: ``--settings demo`` first, more seeds later; every finished run is reused.
 Runs land in results/<ds>/experiments/runs/<setting>/<arm>-<digest of its MC params>/seed<k>/
 <stream>/ and resume like any training run; arms with the same MC params share their runs
 (the CE arm is trained once for every MC variant compared with it). The summary goes to
@@ -17,16 +26,20 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import pandas as pd
+
 from ..evaluate.ensemble import ensemble, load_stream_scores
 from ..io import write_json, write_text
 from ..metrics import accuracy_report
 from ..names import STREAMS
+from ..train.stages import first_signers
 from .stats import paired_interval
 
 log = logging.getLogger(__name__)
@@ -54,9 +67,39 @@ def arm_dir(arm: str, mc: dict) -> str:
     return f"{arm}-{digest}"
 
 
-def arm_params(params: dict, terms: list[str], seed: int, threads: int) -> dict:
+def arm_params(params: dict, terms: list[str], seed: int, threads: int, train: dict | None = None) -> dict:
     p = copy.deepcopy(params)
-    p["seed"], p["mc"]["terms"], p["train"]["threads"] = seed, list(terms), threads
+    p["seed"], p["mc"]["terms"] = seed, list(terms)
+    p["train"] = {**(train or p["train"]), "threads": threads}
+    return p
+
+
+def steps_factor(manifest: Path, train_signers: int | None) -> float:
+    """All training clips / the clips of the first ``train_signers`` training signers."""
+    m = pd.read_parquet(manifest, columns=["split", "signer"])
+    train = m[m["split"] == "train"]
+    keep = first_signers(train["signer"].to_numpy(), train_signers)
+    return len(train) / int(train["signer"].isin(keep).sum())
+
+
+def setting_train(train: dict, scfg: dict, manifest: Path) -> dict:
+    """The train section a setting's runs use: as is, or steps-matched (epochs, warm-up and
+    the lr steps scaled by the clip ratio, rounded)."""
+    if not scfg.get("steps_matched") or scfg["train_signers"] is None:
+        return train
+    f = steps_factor(manifest, scfg["train_signers"])
+    return {**train, "epochs": round(train["epochs"] * f), "warmup_epochs": round(train["warmup_epochs"] * f),
+            "lr_steps": [round(e * f) for e in train["lr_steps"]]}
+
+
+def grid_cells(cfg: dict) -> list[dict]:
+    g = cfg["grid"]
+    return [{"weight": w, "temperature": t} for w, t in itertools.product(g["weight"], g["temperature"])]
+
+
+def with_cell(params: dict, cell: dict) -> dict:
+    p = copy.deepcopy(params)
+    p["mc"].update(cell)
     return p
 
 
@@ -73,19 +116,55 @@ def run_dirs(params: dict, cfg: dict, root: Path, setting: str, seed: int, strea
             for arm, terms in cfg["arms"].items()}
 
 
-def plan(params: dict, cfg: dict, seeds: list[int], streams: list[str], threads: int, root: Path,
-         paths: dict) -> list[tuple]:
+def plan(params: dict, cfg: dict, seeds: list[int], settings: list[str], streams: list[str], threads: int,
+         root: Path, paths: dict) -> list[tuple]:
     """Every (setting, arm, seed, stream) training job, seeds outermost so that a run cut
     short has complete pairs for the first seeds."""
     jobs = []
     for seed in seeds:
-        for setting, scfg in cfg["settings"].items():
+        for setting in settings:
+            scfg = cfg["settings"][setting]
+            train = setting_train(params["train"], scfg, paths["manifest"])
             dirs = run_dirs(params, cfg, root, setting, seed, streams)
             for arm, terms in cfg["arms"].items():
-                p = arm_params(params, terms, seed, threads)
+                p = arm_params(params, terms, seed, threads, train)
                 for stream in streams:
                     jobs.append((p, stream, paths, dirs[arm][stream], scfg["train_signers"]))
     return jobs
+
+
+def _validation_score(result: dict) -> float:
+    val = result["val"]
+    return val["ensemble"] if "ensemble" in val else sum(val.values()) / len(val)
+
+
+def grid_search(params: dict, cfg: dict, streams: list[str], threads: int, root: Path, paths: dict,
+                run) -> dict:
+    """Train every grid cell on the grid's seeds and setting, choose on validation only."""
+    g = cfg["grid"]
+    cells = grid_cells(cfg)
+    if len(cells) == 1:
+        return {"cells": [], "chosen": cells[0], "criterion": "a single cell: nothing chosen"}
+    if g["setting"] not in cfg["settings"]:
+        raise ValueError(f"experiments.mc.grid.setting {g['setting']!r} is not one of experiments.mc.settings "
+                         f"({', '.join(cfg['settings'])})")
+    seeds = list(range(g["seeds"]))
+    jobs = [job for cell in cells
+            for job in plan(with_cell(params, cell), cfg, seeds, [g["setting"]], streams, threads, root, paths)]
+    run(list({str(job[3]): job for job in jobs}.values()))    # the CE arm's runs are shared by every cell
+    other = list(cfg["arms"])[1]
+    rows = []
+    for cell in cells:
+        p = with_cell(params, cell)
+        results = [_run_result(run_dirs(p, cfg, root, g["setting"], seed, streams)[other], p) for seed in seeds]
+        if any(not r["val"] for r in results):
+            raise ValueError("experiments.mc.grid: choosing lambda and tau needs a validation split")
+        rows.append({**cell, "val": {w: sum(r["val"][w] for r in results) / len(results) for w in results[0]["val"]},
+                     "score": sum(_validation_score(r) for r in results) / len(results)})
+    best = max(rows, key=lambda r: r["score"])
+    return {"cells": rows, "chosen": {"weight": best["weight"], "temperature": best["temperature"]},
+            "criterion": f"mean validation top-1 of the {'ensemble' if set(streams) == set(STREAMS) else 'streams'}"
+                         f" over seeds {seeds}, setting {g['setting']}"}
 
 
 def _run_result(dirs: dict[str, Path], params: dict) -> dict:
@@ -105,13 +184,15 @@ def _run_result(dirs: dict[str, Path], params: dict) -> dict:
     return out
 
 
-def summarise(params: dict, cfg: dict, seeds: list[int], streams: list[str], root: Path) -> dict:
+def summarise(params: dict, cfg: dict, seeds: list[int], settings: list[str], streams: list[str],
+              root: Path, paths: dict) -> dict:
     ens = params["ensemble"]
     arms = list(cfg["arms"])
     out = {"dataset": params["dataset"], "seeds": seeds, "streams": streams, "settings": {},
            "arms": {arm: arm_mc(params, terms) for arm, terms in cfg["arms"].items()},
            "ensemble": {"rule": ens["rule"], "tune_on_val": ens["tune_on_val"]}}
-    for setting, scfg in cfg["settings"].items():
+    for setting in settings:
+        scfg = cfg["settings"][setting]
         per_seed = []
         for seed in seeds:
             dirs = run_dirs(params, cfg, root, setting, seed, streams)
@@ -127,7 +208,9 @@ def summarise(params: dict, cfg: dict, seeds: list[int], streams: list[str], roo
                          for arm in arms},
                 "difference": {w: paired_interval([r[base][split][w] for r in per_seed],
                                                   [r[other][split][w] for r in per_seed]) for w in measured}}
-        out["settings"][setting] = {"train_signers": scfg["train_signers"], "per_seed": per_seed, **stats}
+        epochs = setting_train(params["train"], scfg, paths["manifest"])["epochs"]
+        out["settings"][setting] = {"train_signers": scfg["train_signers"], "epochs": epochs, "per_seed": per_seed,
+                                    **stats}
     return out
 
 
@@ -144,9 +227,21 @@ def report(summary: dict) -> str:
                 if len(summary["streams"]) == len(STREAMS) else "")
              + f". Seeds {summary['seeds']}: the same seed gives both arms the same initial encoder, data "
                f"order and crops.", ""]
+    grid = summary.get("grid")
+    if grid and grid["cells"]:
+        names = list(grid["cells"][0]["val"])
+        lines += [f"## lambda and tau, chosen on validation ({grid['criterion']})", "",
+                  "| lambda | tau | " + " | ".join(f"val {w}" for w in names) + " | chosen |",
+                  "|---|---|" + "---|" * (len(names) + 1)]
+        for c in grid["cells"]:
+            chosen = "yes" if {k: c[k] for k in ("weight", "temperature")} == grid["chosen"] else ""
+            lines.append(f"| {c['weight']} | {c['temperature']} | "
+                         + " | ".join(f"{100 * c['val'][w]:.2f}" for w in names) + f" | {chosen} |")
+        lines += ["", "Test figures below are for the chosen cell only.", ""]
     for setting, s in summary["settings"].items():
         who = ("all training signers" if s["train_signers"] is None
                else f"the first {s['train_signers']} training signers")
+        who += f", {s['epochs']} epochs"
         shown = [w for w in ("joint", "ensemble") if w in s["test"]["difference"]]
         lines += [f"## {setting} ({who})", "",
                   "| seed | " + " | ".join(f"{w} {base} | {w} {other} | {w} diff" for w in shown) + " |",
@@ -172,7 +267,7 @@ def report(summary: dict) -> str:
 
 
 def run_mc_experiment(params: dict, seeds: list[int], jobs: int, streams: list[str] | None = None,
-                      name: str = "mc") -> Path:
+                      name: str = "mc", settings: list[str] | None = None) -> Path:
     cfg = params["experiments"]["mc"]
     if len(cfg["arms"]) != 2:
         raise ValueError(f"experiments.mc.arms: two arms are compared, got {list(cfg['arms'])}")
@@ -180,21 +275,33 @@ def run_mc_experiment(params: dict, seeds: list[int], jobs: int, streams: list[s
     unknown = [s for s in streams if s not in STREAMS]
     if unknown:
         raise ValueError(f"unknown stream(s) {unknown}; known: {', '.join(STREAMS)}")
+    settings = list(settings or cfg["settings"])
+    unknown = [s for s in settings if s not in cfg["settings"]]
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}; experiments.mc.settings has {', '.join(cfg['settings'])}")
     paths = _inputs(params)
     out = Path("results") / params["dataset"] / "experiments"
     root = out / "runs"
     threads = params["train"]["threads"] if jobs == 1 else max(1, params["train"]["threads"] // jobs)
-    todo = plan(params, cfg, seeds, streams, threads, root, paths)
-    log.info("experiment %s: %d training runs (%d settings x %d arms x %d seeds x %d streams), %d at a time",
-             name, len(todo), len(cfg["settings"]), len(cfg["arms"]), len(seeds), len(streams), jobs)
-    if jobs == 1:
-        for job in todo:
-            _train_one(job)
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            for _ in pool.map(_train_one, todo):
-                pass
-    summary = summarise(params, cfg, seeds, streams, root)
+
+    def run(todo: list[tuple]) -> None:
+        log.info("experiment %s: %d training runs, %d at a time", name, len(todo), jobs)
+        if jobs == 1:
+            for job in todo:
+                _train_one(job)
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+                for _ in pool.map(_train_one, todo):
+                    pass
+
+    grid = grid_search(params, cfg, streams, threads, root, paths, run)
+    params = with_cell(params, grid["chosen"])
+    todo = plan(params, cfg, seeds, settings, streams, threads, root, paths)
+    log.info("experiment %s: lambda %s, tau %s; %d settings x %d arms x %d seeds x %d streams", name,
+             grid["chosen"]["weight"], grid["chosen"]["temperature"], len(settings), len(cfg["arms"]), len(seeds),
+             len(streams))
+    run(todo)
+    summary = {**summarise(params, cfg, seeds, settings, streams, root, paths), "grid": grid}
     write_json(out / f"{name}.json", summary)
     write_text(out / f"{name}.md", report(summary))
     log.info("experiment %s -> %s", name, out / f"{name}.md")

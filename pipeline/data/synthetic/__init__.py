@@ -1,2 +1,3 @@
-"""The synthetic sign corpus (`dataset: demo`): phonology, signer bodies, rendering,
-and the expert-dictionary knowledge base written from the same sign specs."""
+"""The synthetic sign corpus (`dataset: demo`): phonology, signer bodies, rendering, and a
+dictionary written from the sign specs by a lexicographer with its own words (lossy, sometimes
+wrong, some classes missing, distractors)."""

@@ -45,21 +45,32 @@ class Signer:
         return Signer(**d)
 
 
-def sample_signer(rng: np.random.Generator, signer_id: int, dropout: float) -> Signer:
-    """A right-handed signer; the corpus decides who is left-handed (corpus.assign_handedness)."""
-    h = float(rng.uniform(0.88, 1.12))
+# The traits the corpus stratifies across its splits (corpus.stratified_quantiles) and their
+# ranges: body size, signing speed, movement size, body rotation to the camera.
+STRATIFIED_TRAITS: dict[str, tuple[float, float]] = {
+    "height": (0.88, 1.12), "tempo": (0.8, 1.25), "amplitude": (0.75, 1.25), "yaw": (-0.2, 0.2)}
+
+
+def sample_signer(rng: np.random.Generator, signer_id: int, dropout: float,
+                  quantiles: dict[str, float] | None = None) -> Signer:
+    """A right-handed signer; the corpus decides who is left-handed (corpus.assign_handedness).
+    ``quantiles`` places each of STRATIFIED_TRAITS in its range (0..1); a trait not given is drawn."""
+    q = {t: float(rng.uniform()) for t in STRATIFIED_TRAITS}
+    q.update(quantiles or {})
+    trait = {t: lo + q[t] * (hi - lo) for t, (lo, hi) in STRATIFIED_TRAITS.items()}
+    h = trait["height"]
     prop = lambda base: float(base * h * rng.uniform(0.93, 1.07))  # noqa: E731
     return Signer(
         signer_id=signer_id, height=h,
         shoulder_width=prop(0.36), hip_width=prop(0.28), torso=prop(0.50), neck=prop(0.09),
         head_radius=prop(0.105), upper_arm=prop(0.29), forearm=prop(0.26), hand=prop(0.185),
         right_handed=True,
-        tempo=float(rng.uniform(0.8, 1.25)), amplitude=float(rng.uniform(0.75, 1.25)),
+        tempo=trait["tempo"], amplitude=trait["amplitude"],
         location_bias=tuple(float(v) for v in rng.normal(0.0, 0.015, size=3)),
         noise_scale=float(rng.uniform(0.6, 1.4)),
         dropout=float(dropout * rng.uniform(0.5, 1.5)),
         missing_hand=float(rng.uniform(0.05, 0.25)),
-        yaw=float(rng.uniform(-0.2, 0.2)),
+        yaw=trait["yaw"],
     )
 
 
