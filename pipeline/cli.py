@@ -67,7 +67,7 @@ def _experiment(args, params):
 
 def _zeroshot(args, params):
     from .zeroshot.stages import run_zeroshot
-    run_zeroshot(params, args.keypoints, args.manifest, args.classes, args.text_dir, args.out_dir)
+    run_zeroshot(params, args.keypoints, args.manifest, args.classes, args.corpus, args.text_dir, args.out_dir)
 
 
 def _figures(args, params):
@@ -227,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keypoints", type=Path, required=True)
     p.add_argument("--manifest", type=Path, required=True)
     p.add_argument("--classes", type=Path, required=True)
+    p.add_argument("--corpus", type=Path, required=True, help="results/<dataset>/corpus.json: the demo's minimal "
+                   "pairs, drawn into one class set together")
     p.add_argument("--text-dir", type=Path, required=True, help="results/<dataset>/text: <variant>.safetensors "
                    "for each of zeroshot.variants")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>/zeroshot (training runs go to "
-                   "its runs/<variant>/)")
+                   "its runs/draw<k>/<variant>/<stream>/)")
     p.set_defaults(func=_zeroshot)
 
     p = sub.add_parser("figures", help="the report's figures: each stream's training curves (log.csv) and the "

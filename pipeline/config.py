@@ -95,21 +95,31 @@ ZEROSHOT_FEATURE_TERMS = {"global": ("global", "synonym"), "parts": ("parts",)}
 
 def check_zeroshot(params: dict, source: str) -> None:
     """zeroshot: its variants must be described, its scored features trained, and (on the
-    demo, whose class count params know) its holdout must leave 2 seen and 2 unseen classes."""
+    demo, whose class count params know) its two held-out sets must leave 2 seen classes."""
     zs = params["zeroshot"]
     missing = [v for v in zs["variants"] if v not in params["describe"]["variants"]]
     if missing:
         raise ParamsError(f"{source}: zeroshot.variants: {missing} not among describe.variants "
                           f"{params['describe']['variants']}")
-    for kind in zs["features"]:
+    for kind in {k for candidate in zs["features"] for k in candidate}:
         if not set(ZEROSHOT_FEATURE_TERMS[kind]) & set(zs["terms"]):
             raise ParamsError(f"{source}: zeroshot.features: {kind!r} scores with a projection no term in "
                               f"zeroshot.terms {zs['terms']} trains: add {' or '.join(ZEROSHOT_FEATURE_TERMS[kind])}")
     if params["dataset"] == "demo" and "synthetic" in params:
         try:
-            holdout_count(zs["holdout"], params["synthetic"]["classes"])
+            holdout_sizes(zs, params["synthetic"]["classes"])
         except ValueError as exc:
             raise ParamsError(f"{source}: {exc} (synthetic.classes)") from exc
+
+
+def holdout_sizes(zs: dict, num_classes: int) -> tuple[int, int]:
+    """(test-unseen, validation-unseen) class counts; 2 seen classes must remain."""
+    n_test = holdout_count(zs["holdout"], num_classes)
+    n_val = holdout_count(zs["val_holdout"], num_classes)
+    if n_test + n_val > num_classes - 2:
+        raise ValueError(f"zeroshot.holdout {zs['holdout']} and zeroshot.val_holdout {zs['val_holdout']} hold out "
+                         f"{n_test} + {n_val} of the {num_classes} classes; 2 must stay seen")
+    return n_test, n_val
 
 
 def validate_params(params: dict, source: str = "params") -> dict:

@@ -32,7 +32,10 @@ def tiny_params() -> dict:
     """A config the whole DAG runs in well under a minute on 2 cores."""
     p = yaml.safe_load((ROOT / "params.yaml").read_text())
     p = copy.deepcopy(p)
-    p["synthetic"].update(classes=6, signers=5, val_signers=1, test_signers=1, repetitions=2)
+    # 2 minimal pairs of 6 classes: zero-shot draws 2 seen, 2 validation-unseen, 2 test-unseen classes
+    p["synthetic"].update(classes=6, signers=5, val_signers=1, test_signers=1, repetitions=2,
+                          minimal_pair_fraction=0.34)
+    p["zeroshot"].update(holdout=2, val_holdout=2, draws=1)
     p["pose"]["shard_size"] = 16
     p["model"].update(base_channels=8, num_units=3, stride_units=[2])
     p["train"].update(window=12, epochs=2, batch_size=8, warmup_epochs=1, lr_steps=[2], threads=1)

@@ -60,10 +60,19 @@ def test_dag_writes_metrics_for_every_stream_and_the_ensemble(dag_run):
     # the texts every stream aligned with: the encoder, and per term for how many classes
     text = metrics["text"]
     assert text["encoder"] == "minilm" and text["dim"] == 384 and text["variant"] == "gsp" and text["classes"] == 6
-    assert {t: e["classes_with_texts"] for t, e in text["terms"].items()} == {"global": 6, "synonym": 6, "parts": 6}
+    # the demo's lossy dictionary leaves some classes without part segments (presets.demo lets them train)
+    with_parts = _classes_with_parts(dag_run)
+    assert 0 < with_parts <= 6
+    assert {t: e["classes_with_texts"] for t, e in text["terms"].items()} == {"global": 6, "synonym": 6,
+                                                                            "parts": with_parts}
     assert all(m["text"] == text for m in metrics["streams"].values())
     log = (dag_run / "results/demo/train/joint/log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,lr,") and len(log) == 1 + 2
+
+
+def _classes_with_parts(dag_run: Path) -> int:
+    records = [json.loads(line) for line in (dag_run / "results/demo/descriptions/gsp.jsonl").read_text().splitlines()]
+    return sum(bool(r["parts"]) for r in records)
 
 
 def _gspmc(cwd: Path, *args) -> subprocess.CompletedProcess:
@@ -188,7 +197,8 @@ def test_tables_target_runs_what_the_tables_need(dag_run):
     assert t2["measured top-1 (%)"].astype(float).between(0, 100).all()
     assert "minilm (384-d): global 6/6; synonym 6/6" in (tables / "table2.md").read_text()
     texts = dict(zip(t5["run"], t5["texts (classes with texts per term)"]))
-    assert texts["ce"] == "none (CE only)" and texts["multipart"] == "minilm (384-d): parts 6/6"
+    assert texts["ce"] == "none (CE only)"
+    assert texts["multipart"] == f"minilm (384-d): parts {_classes_with_parts(dag_run)}/6"
     assert (pd.read_csv(tables / "table3.csv")["measured AUTSL (%)"] == "not run (dataset: autsl's tables)").all()
     per_class = pd.read_csv(tables / "classwise.csv")
     assert len(per_class) == 6 and (per_class["gain (points)"] ==
@@ -216,27 +226,40 @@ def _report_data(report: Path) -> tuple[dict, dict, dict]:
 
 
 def test_zeroshot_target_trains_on_the_seen_classes_only(dag_run):
-    """`snakemake zeroshot` on the tiny config: 2 of 6 classes held out, one training per variant."""
+    """`snakemake zeroshot` on the tiny config: seen, validation-unseen and test-unseen classes
+    (2 each, minimal pairs together); each variant trains both candidate streams on the seen
+    classes, chooses on validation-unseen and scores test-unseen with the chosen stream."""
     import torch
 
     _snakemake(dag_run, "--cores", "2", "zeroshot")
     out = dag_run / "results/demo/zeroshot"
     summary = json.loads((out / "metrics.json").read_text())
-    unseen = [u["label"] for u in summary["unseen"]]
-    assert len(unseen) == 2 and summary["num_classes"] == 6
-    assert list(summary["variants"]) == ["gsp", "kb", "label"]
-    for r in summary["variants"].values():
-        t = r["test"]
+    (draw,) = summary["draws"]
+    sets = {name: {c["label"] for c in draw["sets"][name]} for name in ("seen", "val_unseen", "test_unseen")}
+    assert all(len(v) == 2 for v in sets.values()) and len(set.union(*sets.values())) == 6
+    corpus = json.loads((dag_run / "results/demo/corpus.json").read_text())
+    label = {s["gloss"]: k for k, s in enumerate(corpus["signs"])}
+    for s in corpus["signs"]:      # a minimal pair never straddles two sets
+        if s["derived_from"]:
+            assert any({label[s["gloss"]], label[s["derived_from"]]} <= v for v in sets.values())
+    assert list(draw["variants"]) == ["gsp", "kb", "label"]
+    for r in draw["variants"].values():
+        t, v = r["test"], r["val"]
         assert t["zsl"]["candidates"] == 2 and t["zsl"]["chance_top1"] == 0.5 and t["zsl"]["n"] == 2 * 2
-        assert t["gzsl"]["candidates"] == 6 and 0 <= t["gzsl"]["harmonic_mean"] <= 1
-        assert r["val"] is not None
-    assert "| `gsp` |" in (out / "metrics.md").read_text()
-    # what training saw: only clips of seen classes, and a 4-class head
+        assert t["gzsl"]["candidates"] == 4 and 0 <= t["gzsl"]["harmonic_mean"] <= 1
+        assert v["gzsl"]["gamma"] == t["gzsl"]["gamma"] == r["chosen"]["gamma"]
+        assert {t_["stream"] for t_ in r["tried"]} == {"bone", "bone_motion"}
+        best = max(r["tried"], key=lambda t_: t_["val_unseen_top1"])
+        assert r["chosen"]["stream"] == best["stream"] and v["zsl"]["top1"] == best["val_unseen_top1"]
+    md = (out / "metrics.md").read_text()
+    assert "| `gsp` |" in md and "validation-unseen" in md and "test-unseen" in md
+    assert set(summary["aggregate"]["gsp"]) >= {"test_unseen_top1", "gzsl_h"}
+    # what training saw: only clips of seen classes, and a 2-class head
     manifest = pd.read_parquet(dag_run / "results/demo/manifest.parquet").set_index("sample_id")
-    with np.load(out / "runs/gsp/scores.npz") as z:
-        assert not set(manifest.loc[z["test_ids"], "label"]) & set(unseen)
-        assert z["test_scores"].shape[1] == 4
-    assert "heads" in torch.load(out / "runs/gsp/model.pt", weights_only=True)
+    with np.load(out / "runs/draw0/gsp/bone/scores.npz") as z:
+        assert set(manifest.loc[z["test_ids"], "label"]) <= sets["seen"]
+        assert z["test_scores"].shape[1] == 2
+    assert "heads" in torch.load(out / "runs/draw0/gsp/bone/model.pt", weights_only=True)
 
 
 def test_report_shows_the_tables_figures_and_descriptions(dag_run, tmp_path):
@@ -271,8 +294,8 @@ def test_report_shows_the_tables_figures_and_descriptions(dag_run, tmp_path):
         assert f"<h1>Descriptions ({variant}" in page[f"descriptions/{variant}.html"]
     assert json.loads(data["results/demo/metrics.json"]) == metrics
     zeroshot = json.loads((dag_run / "results/demo/zeroshot/metrics.json").read_text())
-    assert "<table>" in page["zeroshot/metrics.html"] and set(zeroshot["variants"]) == {"label", "kb", "gsp"}
-    assert all(f"<code>{v}</code>" in page["zeroshot/metrics.html"] for v in zeroshot["variants"])
+    assert "<table>" in page["zeroshot/metrics.html"] and set(zeroshot["aggregate"]) == {"label", "kb", "gsp"}
+    assert all(f"<code>{v}</code>" in page["zeroshot/metrics.html"] for v in zeroshot["aggregate"])
     run_file, record = read_run(dag_run / "results/demo/run.json")
     confusion = ensemble_test_confusion(run_file, record)
     assert np.trace(confusion) / confusion.sum() == top1

@@ -29,7 +29,7 @@ def test_the_schema_enums_are_the_names():
         (f"{props}/ablations/{props}/runs/additionalProperties/{props}/terms/items", "MC_TERMS"),
         (f"{props}/experiments/{props}/mc/{props}/arms/additionalProperties/items", "MC_TERMS"),
         (f"{props}/ablations/{props}/runs/additionalProperties/{props}/stream", "STREAMS"),
-        (f"{props}/zeroshot/{props}/stream", "STREAMS"),
+        (f"{props}/zeroshot/{props}/streams/items", "STREAMS"),
     ]:
         assert tuple(_enums(schema, path)) == getattr(names, name), path
     weights = schema[props]["ensemble"][props]["weights"]

@@ -11,8 +11,8 @@ from pipeline.text.bank import TextBank
 from pipeline.train.data import SplitData
 from pipeline.train.feeder import Feeder
 from pipeline.train.loop import MCSetup, load_trained, train_stream
-from pipeline.zeroshot.holdout import choose_unseen, seen_classes
-from pipeline.zeroshot.metrics import chance_topk, harmonic_mean, zero_shot_report
+from pipeline.zeroshot.holdout import draw_class_sets, pair_groups
+from pipeline.zeroshot.metrics import chance_topk, choose_gamma, harmonic_mean, zero_shot_report
 from pipeline.zeroshot.scores import zero_shot_scores
 from pipeline.zeroshot.split import of_classes
 
@@ -60,13 +60,25 @@ def test_scoring_a_class_without_texts_of_the_kind_is_an_error():
         zero_shot_scores(np.ones((1, 3)), {}, hand_bank(), [0], ["hands"])
 
 
-def test_holdout_is_a_fixed_seeded_disjoint_draw():
-    unseen = choose_unseen(30, 0.25, 0)
-    assert len(unseen) == 8 and list(unseen) == sorted(set(unseen.tolist()))
-    np.testing.assert_array_equal(unseen, choose_unseen(30, 0.25, 0))
-    seen = seen_classes(30, unseen)
-    assert not set(seen) & set(unseen) and set(seen) | set(unseen) == set(range(30))
-    assert any(not np.array_equal(unseen, choose_unseen(30, 0.25, s)) for s in (1, 2))
+def test_class_sets_are_disjoint_seeded_draws_that_keep_minimal_pairs_together():
+    glosses = [f"G{k}" for k in range(30)]
+    corpus = {"signs": [{"gloss": g, "derived_from": None} for g in glosses]}
+    for partner, base in [(10, 0), (11, 0), (12, 10), (13, 1), (14, 2), (15, 3)]:   # 12 derives from a partner
+        corpus["signs"][partner]["derived_from"] = glosses[base]
+    groups = pair_groups(corpus, glosses)
+    assert sorted(map(sorted, groups))[:4] == [[0, 10, 11, 12], [1, 13], [2, 14], [3, 15]]
+    assert pair_groups({}, glosses) == [[k] for k in range(30)]          # no pair information
+    sets = draw_class_sets(groups, 6, 6, 0)
+    assert [len(sets[k]) for k in ("test_unseen", "val_unseen")] == [6, 6] and len(sets["seen"]) == 18
+    assert set(np.concatenate(list(sets.values())).tolist()) == set(range(30))
+    for group in groups:
+        assert sum(bool(set(group) & set(v.tolist())) for v in sets.values()) == 1
+    again = draw_class_sets(groups, 6, 6, 0)
+    assert all(np.array_equal(sets[k], again[k]) for k in sets)
+    assert any(not np.array_equal(sets["test_unseen"], draw_class_sets(groups, 6, 6, s)["test_unseen"])
+               for s in (1, 2))
+    with pytest.raises(ValueError, match="val_unseen set has 0"):
+        draw_class_sets([[0, 1, 2], [3, 4, 5], [6, 7]], 2, 2, 0)
 
 
 def test_holdout_count_takes_a_fraction_or_a_count_and_keeps_two_on_each_side():
@@ -82,19 +94,27 @@ def test_metrics_zero_shot_and_generalised():
     assert chance_topk(1, 8) == 1 / 8 and chance_topk(5, 2) == 1.0
     assert harmonic_mean(1.0, 0.5) == pytest.approx(2 / 3) and harmonic_mean(0.0, 0.0) == 0.0
     assert harmonic_mean(0.9, 0.0) == 0.0
-    # classes 1 and 3 unseen; the clip of class 1 ranks seen class 0 first, unseen class 1 second
+    # candidates 0..3, classes 1 and 3 unseen; the clip of class 1 ranks seen class 0 first, unseen class 1 second
     scores = np.array([[0.9, 0.1, 0.2, 0.0],
                        [0.8, 0.7, 0.1, 0.2],
                        [0.1, 0.2, 0.9, 0.3],
                        [0.1, 0.2, 0.3, 0.4]])
-    report = zero_shot_report(scores, np.array([0, 1, 2, 3]), np.array([1, 3]))
+    candidates = np.array([0, 1, 2, 3])
+    report = zero_shot_report(scores, np.array([0, 1, 2, 3]), candidates, np.array([1, 3]))
     assert report["zsl"] == {"top1": 1.0, "top5": 1.0, "n": 2, "chance_top1": 0.5, "chance_top5": 1.0,
                              "candidates": 2}
     g = report["gzsl"]
     assert (g["seen_top1"], g["unseen_top1"], g["chance_top1"], g["candidates"]) == (1.0, 0.5, 0.25, 4)
-    assert g["harmonic_mean"] == pytest.approx(2 / 3)
+    assert g["harmonic_mean"] == pytest.approx(2 / 3) and g["gamma"] == 0.0
+    # calibrated stacking: 0.15 off the seen classes' scores lets class 1's clip win (0.7 > 0.65), keeps the rest
+    calibrated = zero_shot_report(scores, np.array([0, 1, 2, 3]), candidates, np.array([1, 3]), 0.15)["gzsl"]
+    assert (calibrated["seen_top1"], calibrated["unseen_top1"]) == (1.0, 1.0)
+    assert choose_gamma(scores, np.array([0, 1, 2, 3]), candidates, np.array([1, 3]), [0.3, 0.15, 0.0]) == 0.15
+    # columns follow the candidates given, not class ids
+    sub = zero_shot_report(scores[:, [1, 3, 0]][[1, 3, 0]], np.array([1, 3, 0]), np.array([1, 3, 0]), np.array([1, 3]))
+    assert sub["zsl"]["top1"] == 1.0 and sub["gzsl"]["candidates"] == 3
     with pytest.raises(ValueError, match="both unseen and seen"):
-        zero_shot_report(scores[:1], np.array([0]), np.array([1, 3]))
+        zero_shot_report(scores[:1], np.array([0]), candidates, np.array([1, 3]))
 
 
 def test_training_data_and_texts_hold_no_unseen_class():

@@ -53,7 +53,7 @@ def cpu_model() -> str:
 
 
 def benchmark_dag(params_path: Path, cores: int, seed: int | None = None) -> dict:
-    """Run the whole DAG from scratch in a scratch copy of the workflow (with ``seed`` for
+    """Run the whole DAG from scratch in a scratch copy of the workflow and package (with ``seed`` for
     params' seed when given); sample the RSS of the whole process tree (concurrent jobs add
     up) every 0.2 s."""
     import yaml
@@ -63,6 +63,9 @@ def benchmark_dag(params_path: Path, cores: int, seed: int | None = None) -> dic
         for name in ("Snakefile", "dvc.yaml"):
             shutil.copy(root / name, wd / name)
         shutil.copytree(root / "workflow", wd / "workflow")
+        # the stages' code is part of their inputs, and `python -m pipeline` there runs this copy: an edit
+        # to the checkout while the benchmark runs changes nothing in it
+        shutil.copytree(root / "pipeline", wd / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(params_path, wd / "params.yaml")
         if seed is not None:
             params = yaml.safe_load((wd / "params.yaml").read_text())

@@ -115,6 +115,10 @@ def load_encoder(name: str, device: str = "cpu"):
     return SentenceEncoder(name, device)
 
 
-def encode(name: str, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised float32 embeddings, (len(texts), D)."""
+def encode(name: str, texts: list[str], batch_size: int = 1) -> np.ndarray:
+    """L2-normalised float32 embeddings, (len(texts), D). One text per forward pass by default: a
+    batch pads its texts to one length, and the padded shapes change the kernels' blocking and so
+    a vector's last bits (2e-7 here); with the embedding cache shared by every embed job, which job
+    encoded a text first would then decide the bits of every text bank (issue 27: a kill -9 rerun
+    trained other models). Alone, a text's vector is one function of the text."""
     return load_encoder(name).encode(list(texts), batch_size)

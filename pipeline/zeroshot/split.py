@@ -14,3 +14,9 @@ def of_classes(data: SplitData, classes: np.ndarray) -> SplitData:
     position = {int(c): i for i, c in enumerate(classes)}
     idx = [i for i, label in enumerate(data.labels) if int(label) in position]
     return data.take(idx, np.array([position[int(data.labels[i])] for i in idx], dtype=np.int64))
+
+
+def clips_of(data: SplitData, classes: np.ndarray) -> SplitData:
+    """The samples of ``classes`` only, with their own labels (what is scored against texts)."""
+    keep = set(int(c) for c in classes)
+    return data.take([i for i, label in enumerate(data.labels) if int(label) in keep])

@@ -1,6 +1,7 @@
 # Zero-shot recognition from description texts, outside `all`: `snakemake --cores 1 zeroshot`
-# trains zeroshot.stream on the seen classes once per zeroshot.variants and scores the held-out
-# classes by their texts -> results/<ds>/zeroshot/metrics.{json,md} (training runs in runs/<variant>/).
+# draws seen / validation-unseen / test-unseen class sets zeroshot.draws times, trains each of
+# zeroshot.streams on the seen classes per zeroshot.variants, chooses on validation-unseen and scores
+# test-unseen by their texts -> results/<ds>/zeroshot/metrics.{json,md} (runs in runs/draw<k>/<variant>/<stream>/).
 # experiments/dvc.yaml holds the same stage for DVC.
 
 ZS = config["zeroshot"]
@@ -11,6 +12,7 @@ rule zeroshot:
         keypoints=rules.keypoints.output[0],
         manifest=rules.manifest.output.manifest,
         classes=rules.manifest.output.classes,
+        corpus=rules.manifest.output.corpus,
         texts=expand(f"{RES}/text/{{variant}}.safetensors", variant=ZS["variants"]),
         code=code("zeroshot"),
     output:
@@ -32,4 +34,4 @@ rule zeroshot:
         CONDA_ENV
     shell:
         "python -m pipeline zeroshot --keypoints {input.keypoints} --manifest {input.manifest} --classes {input.classes} "
-        "--text-dir {params.text_dir} --out-dir {params.out_dir} > {log} 2>&1"
+        "--corpus {input.corpus} --text-dir {params.text_dir} --out-dir {params.out_dir} > {log} 2>&1"
