@@ -3,6 +3,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -343,7 +344,8 @@ def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
     params = tiny_params()
     params["experiments"]["mc"].update(seeds=2, settings={"demo": {"train_signers": None},
                                                           "low_data": {"train_signers": 2, "steps_matched": True}},
-                                       grid={"weight": [0.0], "temperature": [0.1], "seeds": 1, "setting": "demo"})
+                                       grid={"weight": [0.0], "temperature": [0.1], "seeds": 1, "setting": "demo"},
+                                       ledger="tiny-{dataset}-ledger.jsonl")
     (dag_run / "params_mc0.yaml").write_text(yaml.safe_dump(params))
     cmd = [sys.executable, "-m", "pipeline", "--params", "params_mc0.yaml", "experiment", "mc"]
     subprocess.run(cmd, cwd=dag_run, env=tool_env(), check=True, capture_output=True, timeout=600)
@@ -372,6 +374,16 @@ def test_experiment_mc_pairs_the_arms_by_seed(dag_run):
     assert any(r["ce"] != r["gsp_mc"] for s in summary["settings"].values() for r in s["per_seed"])
     # the CE arm does not depend on the MC params: its runs were reused, not retrained
     assert len(list((dag_run / "results/demo/experiments/runs/low_data").glob("ce-*"))) == 1
+    # the ledger answers for every finished unit: with the runs gone (another machine, the ledger
+    # committed) the same summary comes back and nothing is trained
+    ledger = dag_run / "tiny-demo-ledger.jsonl"
+    records = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert {r["setting"] for r in records} == {"demo", "low_data"} and all(r["cpu"] for r in records)
+    assert {r["epochs"] for r in records if r["setting"] == "low_data"} == {3}
+    shutil.rmtree(dag_run / "results/demo/experiments")
+    subprocess.run(cmd, cwd=dag_run, env=tool_env(), check=True, capture_output=True, timeout=600)
+    assert not (dag_run / "results/demo/experiments/runs").exists()
+    assert json.loads((dag_run / "results/demo/experiments/mc.json").read_text()) == summary
 
 
 def test_kill_minus_nine_of_snakemake_then_the_documented_rerun(dag_run, tmp_path):

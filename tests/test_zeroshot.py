@@ -172,7 +172,8 @@ def test_kept_heads_are_saved_and_loaded(tmp_path):
 
 @pytest.mark.parametrize("change,match", [
     (lambda p: p["zeroshot"].update(variants=["llm"]), "zeroshot.variants"),
-    (lambda p: p["zeroshot"].update(terms=["global"], features=["parts"]), "zeroshot.features"),
+    (lambda p: p["zeroshot"].update(terms=["global"], features=[["global"], ["parts"]]), "projection no term"),
+    (lambda p: p["zeroshot"].update(holdout=14, val_holdout=15), "2 must stay seen"),
     (lambda p: p["zeroshot"].update(holdout=29), "zeroshot.holdout"),
     (lambda p: p["zeroshot"].update(holdout=1), "zeroshot.holdout"),
     (lambda p: p["zeroshot"].update(holdout=0.0), "zeroshot.holdout"),

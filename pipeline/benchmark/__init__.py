@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 import psutil
 import torch
 
+from ..machine import cpu_model
+
 log = logging.getLogger(__name__)
 
 
@@ -37,19 +38,6 @@ def _tree_rss(proc: psutil.Process) -> int:
         except psutil.Error:
             pass
     return total
-
-
-def cpu_model() -> str:
-    """The CPU's model name and whether it has AMX (its bf16/int8 matrix units change float
-    rounding in oneDNN's kernels, so results differ between CPUs with and without)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                platform.machine())
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return f"{name} ({'with' if 'amx_tile' in flags else 'no'} AMX)"
 
 
 def benchmark_dag(params_path: Path, cores: int, seed: int | None = None) -> dict:

@@ -16,11 +16,14 @@ the grid's seeds in the grid's setting; the cell with the best mean validation t
 ensemble's, or the mean of the streams trained) is the one compared, and only its test figures
 are reported. Test never chooses anything.
 
-Run it in parts: ``--settings demo`` first, more seeds later; every finished run is reused.
+Run it in parts: ``--settings demo`` first, more seeds later. A finished (setting, arm, seed)
+goes into the ledger (params `experiments.mc.ledger`, experiment/ledger.py) with its figures; a
+unit found there, made by the same code, data and params, is not trained again, on this machine
+or, with the ledger committed, on the next one. Within a machine, unfinished runs resume.
 Runs land in results/<ds>/experiments/runs/<setting>/<arm>-<digest of its MC params>/seed<k>/
 <stream>/ and resume like any training run; arms with the same MC params share their runs
 (the CE arm is trained once for every MC variant compared with it). The summary goes to
-results/<ds>/experiments/<name>.{json,md}.
+results/<ds>/experiments/<name>.{json,md}; it lists the CPUs its units ran on.
 """
 from __future__ import annotations
 
@@ -31,15 +34,18 @@ import json
 import logging
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..evaluate.ensemble import ensemble, load_stream_scores
 from ..io import write_json, write_text
+from ..machine import cpu_model
 from ..metrics import accuracy_report
 from ..names import STREAMS
 from ..train.stages import first_signers
+from .ledger import Ledger, code_digest, data_digest, unit_key
 from .stats import paired_interval
 
 log = logging.getLogger(__name__)
@@ -111,26 +117,72 @@ def _train_one(job: tuple) -> dict:
                      train_signers=train_signers)
 
 
-def run_dirs(params: dict, cfg: dict, root: Path, setting: str, seed: int, streams: list[str]) -> dict:
-    return {arm: {s: root / setting / arm_dir(arm, arm_mc(params, terms)) / f"seed{seed}" / s for s in streams}
-            for arm, terms in cfg["arms"].items()}
+@dataclass(frozen=True)
+class Unit:
+    """One (setting, arm, seed): its streams trained with ``params`` into ``dirs``, then ensembled."""
+    setting: str
+    arm: str
+    seed: int
+    params: dict = field(hash=False, compare=False)
+    dirs: dict = field(hash=False, compare=False)
+    train_signers: int | None = None
 
 
-def plan(params: dict, cfg: dict, seeds: list[int], settings: list[str], streams: list[str], threads: int,
-         root: Path, paths: dict) -> list[tuple]:
-    """Every (setting, arm, seed, stream) training job, seeds outermost so that a run cut
-    short has complete pairs for the first seeds."""
-    jobs = []
-    for seed in seeds:
-        for setting in settings:
-            scfg = cfg["settings"][setting]
-            train = setting_train(params["train"], scfg, paths["manifest"])
-            dirs = run_dirs(params, cfg, root, setting, seed, streams)
-            for arm, terms in cfg["arms"].items():
-                p = arm_params(params, terms, seed, threads, train)
-                for stream in streams:
-                    jobs.append((p, stream, paths, dirs[arm][stream], scfg["train_signers"]))
-    return jobs
+def unit(params: dict, cfg: dict, root: Path, setting: str, arm: str, seed: int, streams: list[str], threads: int,
+         manifest: Path) -> Unit:
+    scfg = cfg["settings"][setting]
+    terms = cfg["arms"][arm]
+    p = arm_params(params, terms, seed, threads, setting_train(params["train"], scfg, manifest))
+    folder = root / setting / arm_dir(arm, arm_mc(params, terms)) / f"seed{seed}"
+    return Unit(setting, arm, seed, p, {s: folder / s for s in streams}, scfg["train_signers"])
+
+
+def units(params: dict, cfg: dict, seeds: list[int], settings: list[str], streams: list[str], threads: int,
+          root: Path, paths: dict) -> list[Unit]:
+    """Every (setting, arm, seed), seeds outermost so that a run cut short has complete pairs
+    for the first seeds."""
+    return [unit(params, cfg, root, setting, arm, seed, streams, threads, paths["manifest"])
+            for seed in seeds for setting in settings for arm in cfg["arms"]]
+
+
+def result_params(u: Unit) -> dict:
+    """The params a unit's result depends on (the ledger key): not where clips are kept or how
+    many batches are prepared ahead (params.yaml: no result depends on them)."""
+    p = u.params
+    return {"model": p["model"], "train": {k: v for k, v in p["train"].items() if k not in ("clips", "prefetch")},
+            "mc": arm_mc(p, p["mc"]["terms"]), "seed": p["seed"], "ensemble": p["ensemble"],
+            "streams": sorted(u.dirs), "train_signers": u.train_signers}
+
+
+class Runner:
+    """Trains the units the ledger lacks and records them; answers every unit from the ledger."""
+
+    def __init__(self, ledger: Ledger, paths: dict, jobs: int):
+        self.ledger, self.paths, self.jobs = ledger, paths, jobs
+        self.code = code_digest()
+        self.data = {with_text: data_digest(paths, with_text) for with_text in (False, True)}
+
+    def key(self, u: Unit) -> str:
+        return unit_key(self.code, self.data[bool(u.params["mc"]["terms"])], result_params(u))
+
+    def results(self, wanted: list[Unit]) -> list[dict]:
+        todo = list({self.key(u): u for u in wanted if self.ledger.get(self.key(u)) is None}.values())
+        jobs = [(u.params, stream, self.paths, d, u.train_signers) for u in todo for stream, d in u.dirs.items()]
+        log.info("%d of %d units in the ledger; training %d runs, %d at a time", len(wanted) - len(todo), len(wanted),
+                 len(jobs), self.jobs)
+        if self.jobs == 1:
+            for job in jobs:
+                _train_one(job)
+        elif jobs:
+            with ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn")) as pool:
+                for _ in pool.map(_train_one, jobs):
+                    pass
+        for u in todo:
+            self.ledger.add({"key": self.key(u), "setting": u.setting, "arm": u.arm, "seed": u.seed,
+                             "arm_dir": arm_dir(u.arm, arm_mc(u.params, u.params["mc"]["terms"])),
+                             "mc": arm_mc(u.params, u.params["mc"]["terms"]), "epochs": u.params["train"]["epochs"],
+                             "cpu": cpu_model(), **_run_result(u.dirs, u.params)})
+        return [self.ledger.get(self.key(u)) for u in wanted]
 
 
 def _validation_score(result: dict) -> float:
@@ -139,7 +191,7 @@ def _validation_score(result: dict) -> float:
 
 
 def grid_search(params: dict, cfg: dict, streams: list[str], threads: int, root: Path, paths: dict,
-                run) -> dict:
+                runner: Runner) -> dict:
     """Train every grid cell on the grid's seeds and setting, choose on validation only."""
     g = cfg["grid"]
     cells = grid_cells(cfg)
@@ -149,14 +201,14 @@ def grid_search(params: dict, cfg: dict, streams: list[str], threads: int, root:
         raise ValueError(f"experiments.mc.grid.setting {g['setting']!r} is not one of experiments.mc.settings "
                          f"({', '.join(cfg['settings'])})")
     seeds = list(range(g["seeds"]))
-    jobs = [job for cell in cells
-            for job in plan(with_cell(params, cell), cfg, seeds, [g["setting"]], streams, threads, root, paths)]
-    run(list({str(job[3]): job for job in jobs}.values()))    # the CE arm's runs are shared by every cell
     other = list(cfg["arms"])[1]
+    wanted = {(c["weight"], c["temperature"]): [unit(with_cell(params, c), cfg, root, g["setting"], other, seed,
+                                                     streams, threads, paths["manifest"]) for seed in seeds]
+              for c in cells}
+    runner.results([u for us in wanted.values() for u in us])
     rows = []
     for cell in cells:
-        p = with_cell(params, cell)
-        results = [_run_result(run_dirs(p, cfg, root, g["setting"], seed, streams)[other], p) for seed in seeds]
+        results = runner.results(wanted[(cell["weight"], cell["temperature"])])
         if any(not r["val"] for r in results):
             raise ValueError("experiments.mc.grid: choosing lambda and tau needs a validation split")
         rows.append({**cell, "val": {w: sum(r["val"][w] for r in results) / len(results) for w in results[0]["val"]},
@@ -185,18 +237,16 @@ def _run_result(dirs: dict[str, Path], params: dict) -> dict:
 
 
 def summarise(params: dict, cfg: dict, seeds: list[int], settings: list[str], streams: list[str],
-              root: Path, paths: dict) -> dict:
+              results: dict[tuple[str, str, int], dict]) -> dict:
     ens = params["ensemble"]
     arms = list(cfg["arms"])
     out = {"dataset": params["dataset"], "seeds": seeds, "streams": streams, "settings": {},
            "arms": {arm: arm_mc(params, terms) for arm, terms in cfg["arms"].items()},
-           "ensemble": {"rule": ens["rule"], "tune_on_val": ens["tune_on_val"]}}
+           "ensemble": {"rule": ens["rule"], "tune_on_val": ens["tune_on_val"]},
+           "cpus": sorted({r["cpu"] for r in results.values()})}
     for setting in settings:
-        scfg = cfg["settings"][setting]
-        per_seed = []
-        for seed in seeds:
-            dirs = run_dirs(params, cfg, root, setting, seed, streams)
-            per_seed.append({"seed": seed, **{arm: _run_result(dirs[arm], params) for arm in arms}})
+        per_seed = [{"seed": seed, **{arm: {k: results[setting, arm, seed][k] for k in ("test", "val")}
+                                      for arm in arms}} for seed in seeds]
         base, other = arms
         measured = list(per_seed[0][base]["test"])
         stats = {}
@@ -208,9 +258,9 @@ def summarise(params: dict, cfg: dict, seeds: list[int], settings: list[str], st
                          for arm in arms},
                 "difference": {w: paired_interval([r[base][split][w] for r in per_seed],
                                                   [r[other][split][w] for r in per_seed]) for w in measured}}
-        epochs = setting_train(params["train"], scfg, paths["manifest"])["epochs"]
-        out["settings"][setting] = {"train_signers": scfg["train_signers"], "epochs": epochs, "per_seed": per_seed,
-                                    **stats}
+        epochs = results[setting, base, seeds[0]]["epochs"]
+        out["settings"][setting] = {"train_signers": cfg["settings"][setting]["train_signers"], "epochs": epochs,
+                                    "per_seed": per_seed, **stats}
     return out
 
 
@@ -283,25 +333,15 @@ def run_mc_experiment(params: dict, seeds: list[int], jobs: int, streams: list[s
     out = Path("results") / params["dataset"] / "experiments"
     root = out / "runs"
     threads = params["train"]["threads"] if jobs == 1 else max(1, params["train"]["threads"] // jobs)
-
-    def run(todo: list[tuple]) -> None:
-        log.info("experiment %s: %d training runs, %d at a time", name, len(todo), jobs)
-        if jobs == 1:
-            for job in todo:
-                _train_one(job)
-        else:
-            with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-                for _ in pool.map(_train_one, todo):
-                    pass
-
-    grid = grid_search(params, cfg, streams, threads, root, paths, run)
+    runner = Runner(Ledger(Path(cfg["ledger"].format(dataset=params["dataset"]))), paths, jobs)
+    grid = grid_search(params, cfg, streams, threads, root, paths, runner)
     params = with_cell(params, grid["chosen"])
-    todo = plan(params, cfg, seeds, settings, streams, threads, root, paths)
+    wanted = units(params, cfg, seeds, settings, streams, threads, root, paths)
     log.info("experiment %s: lambda %s, tau %s; %d settings x %d arms x %d seeds x %d streams", name,
              grid["chosen"]["weight"], grid["chosen"]["temperature"], len(settings), len(cfg["arms"]), len(seeds),
              len(streams))
-    run(todo)
-    summary = {**summarise(params, cfg, seeds, settings, streams, root, paths), "grid": grid}
+    results = {(u.setting, u.arm, u.seed): r for u, r in zip(wanted, runner.results(wanted))}
+    summary = {**summarise(params, cfg, seeds, settings, streams, results), "grid": grid}
     write_json(out / f"{name}.json", summary)
     write_text(out / f"{name}.md", report(summary))
     log.info("experiment %s -> %s", name, out / f"{name}.md")

@@ -1,0 +1,76 @@
+"""A ledger of finished experiment units, kept in the repository so that an experiment longer
+than one machine's session can be run in parts (issue 27: `experiment mc` at 10 seeds is ~170
+training runs, hours on 2 cores).
+
+A unit is one (setting, arm, seed): its streams trained and ensembled. Its record holds what the
+summary needs (val and test top-1 per stream and of the ensemble), the CPU it ran on, and a key:
+the sha256 of everything its result depends on. Those are the training and ensemble code (the
+modules `python -m pipeline train` and `ensemble` import, less the CLI), the data it trained on
+(the keypoint folder's MANIFEST.json, which holds every shard's sha256, the manifest and class
+list, and the text bank when the arm aligns with texts), the params the runs read, the streams
+and the seed. A record whose key no longer matches is never used: a change to any of them trains
+the unit again. Records from several machines can meet in one ledger; each says which CPU it
+ran on, and the summary lists them (a seed's two arms always run on one machine, together).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..io import FOLDER_MANIFEST, write_text
+from ..stage_code import PACKAGE, stage_code
+
+# what decides a training run's result among the code: not the command line, not the schema
+_NOT_RESULT_CODE = ("pipeline/cli.py", "pipeline/__main__.py", "pipeline/params.schema.json")
+
+
+def code_digest() -> str:
+    h = hashlib.sha256()
+    for rel in sorted(set(stage_code("train")) | set(stage_code("ensemble"))):
+        if rel in _NOT_RESULT_CODE:
+            continue
+        path = PACKAGE.parent / rel
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(PACKAGE.parent).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def data_digest(paths: dict[str, Path], with_text: bool) -> str:
+    h = hashlib.sha256()
+    for name in ("manifest", "classes", *(["text"] if with_text else [])):
+        h.update(Path(paths[name]).read_bytes())
+    h.update((Path(paths["keypoints"]) / FOLDER_MANIFEST).read_bytes())
+    return h.hexdigest()
+
+
+def unit_key(code: str, data: str, run_params: dict) -> str:
+    return hashlib.sha256(json.dumps({"code": code, "data": data, "params": run_params}, sort_keys=True,
+                                     default=str).encode()).hexdigest()
+
+
+class Ledger:
+    """Records by key in a JSON-lines file; each add rewrites the file atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.records: dict[str, dict] = {}
+        if self.path.exists():
+            for n, line in enumerate(self.path.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    self.records[record["key"]] = record
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{self.path}:{n}: not a ledger record ({exc}); fix or delete the line") from exc
+
+    def get(self, key: str) -> dict | None:
+        return self.records.get(key)
+
+    def add(self, record: dict) -> None:
+        self.records[record["key"]] = record
+        lines = [json.dumps(r, sort_keys=True) for r in sorted(self.records.values(),
+                                                                key=lambda r: (r["setting"], r["arm_dir"], r["seed"]))]
+        write_text(self.path, "\n".join(lines) + "\n")
