@@ -108,6 +108,11 @@ def _handler_imports(command: str) -> set[str]:
     raise ValueError(f"{command!r}: no such stage command (cli.py has no {handler})")
 
 
+def module_files(modules: set[str]) -> list[Path]:
+    """The files of ``modules`` and of everything of the package they import, transitively."""
+    return sorted(_closure(set(modules)))
+
+
 @cache
 def stage_code(command: str) -> tuple[str, ...]:
     """Paths, relative to the project root, of the code `python -m pipeline <command>` runs:

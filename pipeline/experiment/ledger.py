@@ -4,8 +4,8 @@ training runs, hours on 2 cores).
 
 A unit is one (setting, arm, seed): its streams trained and ensembled. Its record holds what the
 summary needs (val and test top-1 per stream and of the ensemble), the CPU it ran on, and a key:
-the sha256 of everything its result depends on. Those are the training and ensemble code (the
-modules `python -m pipeline train` and `ensemble` import, less the CLI), the data it trained on
+the sha256 of everything its result depends on. Those are the training and ensemble code (their
+modules and everything of the package they import; not the CLI or the params checks), the data it trained on
 (the keypoint folder's MANIFEST.json, which holds every shard's sha256, the manifest and class
 list, and the text bank when the arm aligns with texts), the params the runs read, the streams
 and the seed. A record whose key no longer matches is never used: a change to any of them trains
@@ -19,21 +19,17 @@ import json
 from pathlib import Path
 
 from ..io import FOLDER_MANIFEST, write_text
-from ..stage_code import PACKAGE, stage_code
+from ..stage_code import PACKAGE, module_files
 
-# what decides a training run's result among the code: not the command line, not the schema
-_NOT_RESULT_CODE = ("pipeline/cli.py", "pipeline/__main__.py", "pipeline/params.schema.json")
+# the code a unit's figures come from: the training run and the ensemble, with what they import
+RESULT_MODULES = {"pipeline.train.stages", "pipeline.evaluate.ensemble"}
 
 
 def code_digest() -> str:
     h = hashlib.sha256()
-    for rel in sorted(set(stage_code("train")) | set(stage_code("ensemble"))):
-        if rel in _NOT_RESULT_CODE:
-            continue
-        path = PACKAGE.parent / rel
-        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(f.relative_to(PACKAGE.parent).as_posix().encode())
-            h.update(f.read_bytes())
+    for f in module_files(RESULT_MODULES):
+        h.update(f.relative_to(PACKAGE.parent).as_posix().encode())
+        h.update(f.read_bytes())
     return h.hexdigest()
 
 
