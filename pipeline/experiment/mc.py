@@ -34,6 +34,7 @@ import json
 import logging
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,23 +167,28 @@ class Runner:
         return unit_key(self.code, self.data[bool(u.params["mc"]["terms"])], result_params(u))
 
     def results(self, wanted: list[Unit]) -> list[dict]:
+        """Each unit's record; the units the ledger lacks are trained first, and each is recorded
+        as soon as its last stream finishes (a run cut short keeps every unit it completed)."""
         todo = list({self.key(u): u for u in wanted if self.ledger.get(self.key(u)) is None}.values())
         jobs = [(u.params, stream, self.paths, d, u.train_signers) for u in todo for stream, d in u.dirs.items()]
+        owner = [u for u in todo for _ in u.dirs]
         log.info("%d of %d units in the ledger; training %d runs, %d at a time", len(wanted) - len(todo), len(wanted),
                  len(jobs), self.jobs)
-        if self.jobs == 1:
-            for job in jobs:
-                _train_one(job)
-        elif jobs:
-            with ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn")) as pool:
-                for _ in pool.map(_train_one, jobs):
-                    pass
-        for u in todo:
-            self.ledger.add({"key": self.key(u), "setting": u.setting, "arm": u.arm, "seed": u.seed,
-                             "arm_dir": arm_dir(u.arm, arm_mc(u.params, u.params["mc"]["terms"])),
-                             "mc": arm_mc(u.params, u.params["mc"]["terms"]), "epochs": u.params["train"]["epochs"],
-                             "cpu": cpu_model(), **_run_result(u.dirs, u.params)})
+        left = {self.key(u): len(u.dirs) for u in todo}
+        with (ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn")) if self.jobs > 1
+              else nullcontext()) as pool:
+            done = pool.map(_train_one, jobs) if pool else map(_train_one, jobs)
+            for u, _ in zip(owner, done):
+                left[self.key(u)] -= 1
+                if not left[self.key(u)]:
+                    self.record(u)
         return [self.ledger.get(self.key(u)) for u in wanted]
+
+    def record(self, u: Unit) -> None:
+        mc = arm_mc(u.params, u.params["mc"]["terms"])
+        self.ledger.add({"key": self.key(u), "setting": u.setting, "arm": u.arm, "seed": u.seed,
+                         "arm_dir": arm_dir(u.arm, mc), "mc": mc, "epochs": u.params["train"]["epochs"],
+                         "cpu": cpu_model(), **_run_result(u.dirs, u.params)})
 
 
 def _validation_score(result: dict) -> float:
