@@ -77,6 +77,12 @@ def test_class_sets_are_disjoint_seeded_draws_that_keep_minimal_pairs_together()
     assert all(np.array_equal(sets[k], again[k]) for k in sets)
     assert any(not np.array_equal(sets["test_unseen"], draw_class_sets(groups, 6, 6, s)["test_unseen"])
                for s in (1, 2))
+    # later draws test classes no earlier draw tested, while there are enough of them
+    tested = set(sets["test_unseen"].tolist())
+    for seed in (1, 2):
+        later = draw_class_sets(groups, 6, 6, seed, tested)["test_unseen"].tolist()
+        assert len(later) >= 2 and not set(later) & tested
+        tested |= set(later)
     with pytest.raises(ValueError, match="val_unseen set has 0"):
         draw_class_sets([[0, 1, 2], [3, 4, 5], [6, 7]], 2, 2, 0)
 

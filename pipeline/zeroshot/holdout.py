@@ -44,15 +44,20 @@ def pair_groups(corpus: dict, glosses: list[str]) -> list[list[int]]:
     return list(groups.values())
 
 
-def draw_class_sets(groups: list[list[int]], n_test: int, n_val: int, seed: int) -> dict[str, np.ndarray]:
+def draw_class_sets(groups: list[list[int]], n_test: int, n_val: int, seed: int,
+                    tested: set[int] = frozenset()) -> dict[str, np.ndarray]:
     """Groups in a seeded random order fill test-unseen up to ``n_test`` classes, then
     validation-unseen up to ``n_val`` (a group that would overfill a set is passed on to the
-    next); the rest are seen. Each set is sorted."""
+    next); the rest are seen. A group with a class in ``tested`` (the earlier draws' test-unseen
+    classes) is not tested again while others can fill the set, so that the draws' test sets
+    differ (with 9 groups, two of three draws once drew the same one). Each set is sorted."""
     rng = np.random.default_rng([seed, HOLDOUT_STREAM])
+    order = [groups[int(g)] for g in rng.permutation(len(groups))]
+    # while enough classes were never tested, the tested ones are not tested again
+    avoid = set(tested) if sum(len(g) for g in groups if not set(g) & set(tested)) >= n_test else set()
     sets: dict[str, list[int]] = {name: [] for name in CLASS_SETS}
-    for g in rng.permutation(len(groups)):
-        group = groups[int(g)]
-        if len(sets["test_unseen"]) + len(group) <= n_test:
+    for group in order:
+        if len(sets["test_unseen"]) + len(group) <= n_test and not set(group) & avoid:
             sets["test_unseen"] += group
         elif len(sets["val_unseen"]) + len(group) <= n_val:
             sets["val_unseen"] += group

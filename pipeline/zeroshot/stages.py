@@ -92,10 +92,11 @@ def run_zeroshot(params: dict, keypoints_dir: Path, manifest: Path, classes_path
     parents = tuple(meta["parents"])
     run = _Runner(params, mc_cfg, parents, meta, glosses, Path(out_dir),
                   (Path(keypoints_dir), Path(manifest), Path(classes_path)))
-    draws = []
+    draws, tested = [], set()
     for d in range(zs["draws"]):
-        draw = Draw(d, holdout_seed(params) + d, draw_class_sets(groups, n_test, n_val, holdout_seed(params) + d),
-                    splits)
+        sets = draw_class_sets(groups, n_test, n_val, holdout_seed(params) + d, tested)
+        tested |= set(sets["test_unseen"].tolist())
+        draw = Draw(d, holdout_seed(params) + d, sets, splits)
         log.info("zero-shot draw %d: %s", draw.seed, "; ".join(
             f"{name} {', '.join(glosses[c] for c in draw.sets[name])}" for name in CLASS_SETS))
         results = {variant: run.variant(draw, variant, *banks[variant]) for variant in zs["variants"]}
