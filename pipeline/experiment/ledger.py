@@ -7,10 +7,11 @@ summary needs (val and test top-1 per stream and of the ensemble), the CPU it ra
 the sha256 of everything its result depends on. Those are the training and ensemble code (their
 modules and everything of the package they import; not the CLI or the params checks), the data it trained on
 (the keypoint folder's MANIFEST.json, which holds every shard's sha256, the manifest and class
-list, and the text bank when the arm aligns with texts), the params the runs read, the streams
-and the seed. A record whose key no longer matches is never used: a change to any of them trains
-the unit again. Records from several machines can meet in one ledger; each says which CPU it
-ran on, and the summary lists them (a seed's two arms always run on one machine, together).
+list, and the text bank when the arm aligns with texts), the params the runs read, the streams,
+the seed and the CPU model (another one rounds float32 differently). A record whose key no longer
+matches is never used: a change to any of them trains the unit again. Records from several kinds
+of machine can sit in one ledger; a summary only ever combines those of the machine it runs on,
+so a seed's two arms are always paired on one kind of CPU.
 """
 from __future__ import annotations
 

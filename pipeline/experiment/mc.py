@@ -160,11 +160,13 @@ class Runner:
 
     def __init__(self, ledger: Ledger, paths: dict, jobs: int):
         self.ledger, self.paths, self.jobs = ledger, paths, jobs
-        self.code = code_digest()
+        self.code, self.cpu = code_digest(), cpu_model()
         self.data = {with_text: data_digest(paths, with_text) for with_text in (False, True)}
 
     def key(self, u: Unit) -> str:
-        return unit_key(self.code, self.data[bool(u.params["mc"]["terms"])], result_params(u))
+        # the CPU too: another one rounds float32 sums otherwise (AMX or not), so a unit is reused only on
+        # the kind of machine that made it, and a seed's two arms always come from one kind
+        return unit_key(self.code, self.data[bool(u.params["mc"]["terms"])], {**result_params(u), "cpu": self.cpu})
 
     def results(self, wanted: list[Unit]) -> list[dict]:
         """Each unit's record; the units the ledger lacks are trained first, and each is recorded
@@ -188,7 +190,7 @@ class Runner:
         mc = arm_mc(u.params, u.params["mc"]["terms"])
         self.ledger.add({"key": self.key(u), "setting": u.setting, "arm": u.arm, "seed": u.seed,
                          "arm_dir": arm_dir(u.arm, mc), "mc": mc, "epochs": u.params["train"]["epochs"],
-                         "cpu": cpu_model(), **_run_result(u.dirs, u.params)})
+                         "cpu": self.cpu, **_run_result(u.dirs, u.params)})
 
 
 def _validation_score(result: dict) -> float:
