@@ -36,6 +36,7 @@ import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -81,8 +82,10 @@ def arm_params(params: dict, terms: list[str], seed: int, threads: int, train: d
     return p
 
 
+@cache
 def steps_factor(manifest: Path, train_signers: int | None) -> float:
-    """All training clips / the clips of the first ``train_signers`` training signers."""
+    """All training clips / the clips of the first ``train_signers`` training signers (read once
+    per experiment, not once per unit)."""
     m = pd.read_parquet(manifest, columns=["split", "signer"])
     train = m[m["split"] == "train"]
     keep = first_signers(train["signer"].to_numpy(), train_signers)
