@@ -70,7 +70,7 @@ class EchoServer(ThreadingHTTPServer):
     completion whose content is not JSON); 'truncated' (the body cut in half, its length
     declared honestly, as a proxy that cut it would send); 'hangup' (the full length
     declared, half sent, connection closed); 'html' (an HTML error page with status 200);
-    'nofields' (JSON without choices). Records bodies and auth headers. ``leak_auth``
+    'nofields' (JSON without choices). Records bodies, request paths (with their query) and auth headers. ``leak_auth``
     puts the received Authorization header into error messages, as careless servers do."""
 
     daemon_threads = True
@@ -79,6 +79,7 @@ class EchoServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: list[str] = []
         self.requests: list[dict] = []
+        self.paths: list[str] = []
         self.auth: set[str] = set()
         self.slow_s = slow_s
         self.obey_injections = obey_injections
@@ -92,7 +93,7 @@ class EchoServer(ThreadingHTTPServer):
 
     def provider_cfg(self, **overrides) -> dict:
         """``describe.openai`` params that point at this server, with test-sized timeout and backoff."""
-        cfg = {"base_url": self.base_url, "model": "fake-model", "api_key_env": None,
+        cfg = {"base_url": self.base_url, "model": "fake-model", "api_key_env": None, "query_env": {},
                "response_format": "json_schema", "temperature": 0.0, "seed": 0, "timeout_s": 2,
                "max_retries": 2, "backoff_s": 0.01, "backoff_max_s": 0.05, "concurrency": 1}
         return {**cfg, **overrides}
@@ -117,6 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         with server.lock:
             server.requests.append(body)
+            server.paths.append(self.path)
             server.auth.add(auth)
             behaviour = server.script.pop(0) if server.script else "ok"
         behaviour, _, retry_after = behaviour.partition(" retry-after=")
