@@ -12,6 +12,11 @@ from .names import STREAMS, VARIANTS
 log = logging.getLogger("pipeline")
 
 
+def _sources(args, params):
+    from .data.stages import run_sources
+    run_sources(params, args.out, args.root)
+
+
 def _manifest(args, params):
     from .data.stages import run_manifest
     run_manifest(params, args.out_dir, args.root)
@@ -148,10 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gspmc-pipeline {installed}")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
+    root_help = ("the dataset's folder, instead of datasets.<dataset>.root "
+                 "(snakemake --config dataset_root=PATH passes it)")
+    p = sub.add_parser("sources", help="the dataset's list files and video listing -> sources.json (what the "
+                                       "manifest is read from)")
+    p.add_argument("--out", type=Path, required=True, help="results/<dataset>/sources.json")
+    p.add_argument("--root", help=root_help)
+    p.set_defaults(func=_sources)
+
     p = sub.add_parser("manifest", help="dataset -> manifest.parquet, classes.csv (demo: + corpus, knowledge base)")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>")
-    p.add_argument("--root", help="the dataset's folder, instead of datasets.<dataset>.root "
-                                  "(snakemake --config dataset_root=PATH passes it)")
+    p.add_argument("--root", help=root_help)
     p.set_defaults(func=_manifest)
 
     p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")

@@ -26,6 +26,7 @@ POSE_KEYS = ("pose.backend", "pose.min_decoded_fraction", "pose.min_frames",
 KEYPOINT_KEYS = ("keypoints.normalise", "keypoints.min_score", "keypoints.mirror_left_handed")
 
 STAGE_PARAMS = {
+    "sources": ("dataset", "datasets"),
     "manifest": ("dataset", "seed", "synthetic", "datasets"),
     "pose": (*POSE_KEYS, "pose.shard_size", "pose.on_error"),
     "keypoints": ("keypoints.preset", *KEYPOINT_KEYS),

@@ -14,6 +14,7 @@ from .adapters import ADAPTERS, load_dataset
 from .keypoints import prepare_clip
 from .manifest import SPLITS, check_manifest
 from .shards import POSE_LAYOUT, QUARANTINE, pose_shard_paths, read_shard, write_shard
+from .sources import sources_record
 from .wholebody import get_preset
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,24 @@ def check_downloaded(manifest: pd.DataFrame, classes: pd.DataFrame, params: dict
                     "unless an importer reads their keypoints", len(absent), len(manifest), absent[0])
 
 
+def _with_root(params: dict, root: str | None) -> dict:
+    """``--root``: the dataset's folder instead of datasets.<dataset>.root."""
+    if root is None:
+        return params
+    if ADAPTERS[params["dataset"]].generated:
+        raise ValueError(f"--root: the {params['dataset']} dataset is generated, it has no root folder")
+    return {**params, "datasets": {**params["datasets"],
+                                   params["dataset"]: {**params["datasets"][params["dataset"]], "root": str(root)}}}
+
+
+def run_sources(params: dict, out: Path, root: str | None = None) -> None:
+    """sources.json: what the manifest is read from (data/sources.py)."""
+    record = sources_record(_with_root(params, root))
+    write_json(out, record)
+    log.info("sources: %s, %d list file(s), %d video file(s) listed", record["dataset"], len(record["files"]),
+             record["videos"]["entries"])
+
+
 def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     """Write manifest.parquet, classes.csv, corpus.json and knowledge/ of the dataset's
     adapter (data/adapters): for the demo its synthetic corpus and dictionary, for a
@@ -52,11 +71,7 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     knowledge/ only says where the dictionary goes)."""
     dataset = params["dataset"]
     generated = ADAPTERS[dataset].generated
-    if root is not None:
-        if generated:
-            raise ValueError(f"--root: the {dataset} dataset is generated, it has no root folder")
-        params = {**params, "datasets": {**params["datasets"],
-                                         dataset: {**params["datasets"][dataset], "root": str(root)}}}
+    params = _with_root(params, root)
     data = load_dataset(params, Path(out_dir) / CORPUS)
     if not generated:
         check_downloaded(data.manifest, data.classes, params)
