@@ -169,3 +169,19 @@ def test_the_manifest_stage_prints_the_error_and_writes_nothing(tmp_path):
                          env=tool_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "row 4 (path '../../etc/passwd')" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr and not (wd / "results/byo").exists()
+
+
+def test_a_fifo_named_as_a_video_is_refused_before_it_is_opened(tmp_path):
+    """Issue 28, item 14: it hung the pose stage. The manifest stage names it and opens nothing."""
+    import os
+
+    from pipeline.data.stages import run_manifest
+
+    csv = _csv(tmp_path / "data", *GOOD, "clips/pipe.mp4,hello,3,val")
+    for name in ("a", "b"):
+        (tmp_path / "data/clips" / f"{name}.mp4").parent.mkdir(exist_ok=True)
+        (tmp_path / "data/clips" / f"{name}.mp4").write_bytes(b"")
+    os.mkfifo(tmp_path / "data/clips/pipe.mp4")
+    with pytest.raises(ValueError, match=r"clips/pipe.mp4: not a regular file \(a FIFO"):
+        run_manifest(_byo(csv=str(csv)), tmp_path / "out")
+    assert not (tmp_path / "out/manifest.parquet").exists()

@@ -40,6 +40,11 @@ def check_downloaded(manifest: pd.DataFrame, classes: pd.DataFrame, params: dict
     if empty:
         raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
                          f"(check datasets.{dataset})")
+    # a FIFO named .mp4 blocks the decoder forever, a folder fails it later: named here, unopened
+    special = [v for v in manifest["video"] if Path(v).exists() and not Path(v).is_file()]
+    if special:
+        raise ValueError(f"{special[0]}: not a regular file (a FIFO, device or folder); the pose stage cannot read "
+                         f"it as a video ({len(special)} such in dataset {dataset})")
     absent = [v for v in manifest["video"] if not Path(v).exists()]
     if absent:
         log.warning("manifest: %d of %d videos do not exist (first: %s); the pose stage will quarantine them "
