@@ -240,7 +240,7 @@ def _byo_project(tmp_path: Path) -> tuple[Path, Path]:
         (tmp_path / d).mkdir()
     rng = np.random.default_rng(0)
     rows = ["path,label,signer,split"]
-    for k, gloss in enumerate(GLOSSES):
+    for gloss in GLOSSES:
         for signer, split in ((1, "train"), (2, "train"), (3, "val"), (4, "test")):
             name = f"{gloss}-{signer}"
             (tmp_path / "data" / f"{name}.mp4").write_bytes(b"")
