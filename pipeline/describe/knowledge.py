@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .clean import clean_text
+
 SUFFIXES = (".txt", ".md", ".csv", ".pdf")
 _HEAD = re.compile(r"^\s*([^\n—–:]{1,60}?)(?:\s*[—–:]|\s+-)\s+(.+)$", re.S)
 _HEADWORD_COLUMNS = ("headword", "gloss", "sign", "word", "term", "entry")
@@ -112,7 +114,8 @@ def load_entries(folder: str | Path) -> list[Entry]:
             base = slug(headword) if headword else f"{slug(rel)}-{k}"
             n = seen.get(base, 0)
             seen[base] = n + 1
-            entries.append(Entry(base if n == 0 else f"{base}-{n + 1}", headword, body, rel))
+            entries.append(Entry(base if n == 0 else f"{base}-{n + 1}", headword and clean_text(headword),
+                                 clean_text(body), rel))
     if not entries:
         raise ValueError(f"knowledge base {folder}: no entries in any {'/'.join(SUFFIXES)} file")
     return entries

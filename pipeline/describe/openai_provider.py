@@ -150,6 +150,21 @@ def _fits(answer, schema: dict) -> bool:
     return jsonschema.validators.validator_for(schema)(schema).is_valid(answer)
 
 
+def bounds_problem(answer: dict, max_chars: int, max_segments: int) -> str | None:
+    """What makes a schema-valid answer unusable: a text over ``max_chars`` characters (a
+    description is a few sentences; a megabyte is a runaway generation) or more than
+    ``max_segments`` part segments; None when it is within both bounds."""
+    segments = answer.get("segments", [])
+    texts = [answer.get("description"), answer.get("refined"), *answer.get("synonyms", []),
+             *(s["text"] for s in segments)]
+    longest = max((len(t) for t in texts if t is not None), default=0)
+    if longest > max_chars:
+        return f"a text of {longest} characters, over describe.openai.max_chars {max_chars}"
+    if len(segments) > max_segments:
+        return f"{len(segments)} part segments, over describe.openai.max_segments {max_segments}"
+    return None
+
+
 def parse_answer(content: str, finish_reason: str | None, schema: dict):
     try:
         answer = json.loads(content)
@@ -203,7 +218,7 @@ class OpenAIProvider:
                    "response_format": fmt, "temperature": self.cfg["temperature"], "seed": self.cfg["seed"],
                    "prompts": self.version}
         cached = self.cache.get(request)
-        if cached is not None and _fits(cached, schema):
+        if cached is not None and _fits(cached, schema) and self._bounds_problem(cached) is None:
             with self._lock:
                 self.cache_hits += 1
             return cached
@@ -221,7 +236,14 @@ class OpenAIProvider:
         raw = self.client.chat.completions.with_raw_response.create(
             model=self.model, messages=messages, response_format=fmt,
             temperature=self.cfg["temperature"], seed=self.cfg["seed"])
-        return parse_answer(*completion_content(raw.http_response.text), schema)
+        answer = parse_answer(*completion_content(raw.http_response.text), schema)
+        problem = self._bounds_problem(answer)
+        if problem:
+            raise _InvalidAnswer(f"the answer holds {problem}")
+        return answer
+
+    def _bounds_problem(self, answer: dict) -> str | None:
+        return bounds_problem(answer, self.cfg["max_chars"], self.cfg["max_segments"])
 
     def _call_with_retries(self, step, messages, fmt, schema):
         import openai
@@ -310,7 +332,11 @@ class OpenAIProvider:
                      + entry_blocks(knowledge) if knowledge else "")
         answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n,
                                                                            language=self._language()))
-        return [s for s in answer["synonyms"] if s.strip()][:n], "llm"
+        written = [s for s in answer["synonyms"] if s.strip()]
+        if len(written) < n:     # fewer texts for the synonym term, not a wrong one: the run goes on
+            log.warning("%s: the model wrote %d synonym(s) of the %d asked (describe.synonyms)", gloss,
+                        len(written), n)
+        return written[:n], "llm"
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
         answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text),
