@@ -185,3 +185,26 @@ def test_a_fifo_named_as_a_video_is_refused_before_it_is_opened(tmp_path):
     with pytest.raises(ValueError, match=r"clips/pipe.mp4: not a regular file \(a FIFO"):
         run_manifest(_byo(csv=str(csv)), tmp_path / "out")
     assert not (tmp_path / "out/manifest.parquet").exists()
+
+
+def test_protocol_violations_and_lookalike_classes_are_warned_about(tmp_path, caplog):
+    """Issue 28, items 5 and 7: the run goes on, and the manifest stage says each once."""
+    from pipeline.data.stages import run_manifest
+
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    rows = ["clips/a.mp4,hello,1,train", "clips/b.mp4,hello,2,train", "clips/c.mp4,Hello,1,train",
+            "clips/d.mp4,Hello,2,train", f"clips/e.mp4,{nfc},1,train", f"clips/f.mp4,{nfd},1,train",
+            f"clips/g.mp4,{nfd},2,train", "clips/h.mp4,thanks,2,test", "clips/i.mp4,hello,2,test"]
+    csv = _csv(tmp_path / "data", *rows)
+    with caplog.at_level(logging.WARNING):
+        run_manifest(_byo(csv=str(csv)), tmp_path / "out")
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "manifest: 1 class(es) with no training clip: 'thanks'; the model cannot learn them and will " \
+           "still predict them" in said
+    assert f"manifest: 1 class(es) with one training clip: {nfc!r}" in said
+    assert "manifest: signer(s) '2' in both train and test: test is not signer-independent" in said
+    assert "manifest: classes 'Hello' and 'hello' differ only in case or Unicode form: two classes, named alike" \
+        in said
+    assert "manifest: classes 'cafe\\u0301' and 'caf\\xe9' differ only in case or Unicode form: two classes, " \
+           "named alike" in said
+    assert (tmp_path / "out/manifest.parquet").exists()

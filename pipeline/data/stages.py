@@ -13,6 +13,7 @@ from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
 from .adapters import ADAPTERS, load_dataset
 from .keypoints import prepare_clip
 from .manifest import SPLITS, check_manifest
+from .protocol import protocol_warnings
 from .shards import POSE_LAYOUT, QUARANTINE, pose_shard_paths, read_shard, write_shard
 from .sources import sources_record
 from .wholebody import get_preset
@@ -80,6 +81,8 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     data = load_dataset(params, Path(out_dir) / CORPUS)
     if not generated:
         check_downloaded(data.manifest, data.classes, params)
+        for problem in protocol_warnings(data.manifest, data.classes):
+            log.warning("manifest: %s", problem)
     manifest, classes = data.manifest, data.classes
     with atomic_dir(out_dir / "knowledge", "manifest") as kb:
         for name, text in data.knowledge.items():
