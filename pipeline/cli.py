@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import ParamsError, load_params
 from .names import STREAMS, VARIANTS
+from .runners import check_one_runner
 
 log = logging.getLogger("pipeline")
 
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # predict, evaluate and overlay use a trained run's bundles, never params.yaml
         params = load_params(args.params) if getattr(args, "needs_params", True) else None
+        if params is not None:          # a DAG stage: snakemake's or DVC's, never both at once
+            check_one_runner()
         return args.func(args, params) or 0
     except (ParamsError, ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
