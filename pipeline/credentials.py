@@ -1,5 +1,5 @@
 """Credentials stay in memory (issue 28). A key in params would be written down by everything
-that records params or URLs: `dvc.lock` (which the README says to commit), Snakemake's metadata
+that records params or URLs: `dvc.lock` (which docs/pipeline.md says to commit), Snakemake's metadata
 and log, the LLM cache's request records, httpx's request log. So params may name a credential
 only by the environment variable that holds it, and a URL is recorded without its secrets.
 """

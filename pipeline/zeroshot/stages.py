@@ -3,7 +3,7 @@ disjoint class sets (seen, validation-unseen, test-unseen; minimal-pair partners
 per description variant, each candidate stream trained on the seen classes with the MC terms;
 every choice made on validation-unseen, test-unseen reported once.
 
-Decisions (README, "Zero-shot from dictionary text"):
+Decisions (docs/inference.md, "Zero-shot from dictionary text"):
 - The held-out classes are removed, not just unlabelled: training sees the seen classes'
   clips relabelled 0..S-1 and a text bank cut to their texts (TextBank.only_classes). So
   the CE head has S outputs, and with the cut bank no unseen text can reach training even
