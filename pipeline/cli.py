@@ -10,7 +10,9 @@ from pathlib import Path
 
 from .config import ParamsError, load_params
 from .names import STREAMS, VARIANTS
+from .params_view import declared_view
 from .runners import check_one_runner
+from .stage_params import STAGE_PARAMS, stage_params
 
 log = logging.getLogger("pipeline")
 
@@ -326,6 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stage_view(args, params: dict | None):
+    """A DAG stage reads only the params its outputs are declared to depend on (params_view.py);
+    the other commands (benchmarks, experiments, predict) get params as they are."""
+    if params is None or args.stage not in STAGE_PARAMS:
+        return params
+    keys = stage_params(args.stage, preset=args.stage == "keypoints" and args.preset is not None,
+                        ablation=getattr(args, "ablation", None))
+    return declared_view(params, keys, args.stage)
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM (snakemake stopping its jobs, a cluster's scancel, `kill`) ends the stage as an
     exception does: every temporary file and folder of the atomic writes is removed on the way
@@ -347,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params) if getattr(args, "needs_params", True) else None
         if params is not None:          # a DAG stage: snakemake's or DVC's, never both at once
             check_one_runner()
-        return args.func(args, params) or 0
+        return args.func(args, _stage_view(args, params)) or 0
     except (ParamsError, ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return 2
