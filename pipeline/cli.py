@@ -3,13 +3,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .config import ParamsError, load_params
 from .names import STREAMS, VARIANTS
+from .params_view import declared_view
+from .runners import check_one_runner
+from .stage_params import STAGE_PARAMS, stage_params
 
 log = logging.getLogger("pipeline")
+
+
+def _sources(args, params):
+    from .data.stages import run_sources
+    run_sources(params, args.out, args.root)
 
 
 def _manifest(args, params):
@@ -148,10 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gspmc-pipeline {installed}")
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
 
+    root_help = ("the dataset's folder, instead of datasets.<dataset>.root "
+                 "(snakemake --config dataset_root=PATH passes it)")
+    p = sub.add_parser("sources", help="the dataset's list files and video listing -> sources.json (what the "
+                                       "manifest is read from)")
+    p.add_argument("--out", type=Path, required=True, help="results/<dataset>/sources.json")
+    p.add_argument("--root", help=root_help)
+    p.set_defaults(func=_sources)
+
     p = sub.add_parser("manifest", help="dataset -> manifest.parquet, classes.csv (demo: + corpus, knowledge base)")
     p.add_argument("--out-dir", type=Path, required=True, help="results/<dataset>")
-    p.add_argument("--root", help="the dataset's folder, instead of datasets.<dataset>.root "
-                                  "(snakemake --config dataset_root=PATH passes it)")
+    p.add_argument("--root", help=root_help)
     p.set_defaults(func=_manifest)
 
     p = sub.add_parser("pose", help="manifest -> COCO-WholeBody-133 pose shards")
@@ -311,14 +328,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stage_view(args, params: dict | None):
+    """A DAG stage reads only the params its outputs are declared to depend on (params_view.py);
+    the other commands (benchmarks, experiments, predict) get params as they are."""
+    if params is None or args.stage not in STAGE_PARAMS:
+        return params
+    keys = stage_params(args.stage, preset=args.stage == "keypoints" and args.preset is not None,
+                        ablation=getattr(args, "ablation", None))
+    return declared_view(params, keys, args.stage)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (snakemake stopping its jobs, a cluster's scancel, `kill`) ends the stage as an
+    exception does: every temporary file and folder of the atomic writes is removed on the way
+    out (pipeline/io.py) instead of staying behind (issue 28)."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         # predict, evaluate and overlay use a trained run's bundles, never params.yaml
         params = load_params(args.params) if getattr(args, "needs_params", True) else None
-        return args.func(args, params) or 0
+        if params is not None:          # a DAG stage: snakemake's or DVC's, never both at once
+            check_one_runner()
+        return args.func(args, _stage_view(args, params)) or 0
     except (ParamsError, ValueError, LookupError, FileNotFoundError, RuntimeError) as exc:
         log.error("%s failed: %s", args.stage, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
         return 2

@@ -10,6 +10,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .credentials import url_credentials
+
 
 class ParamsError(ValueError):
     """params.yaml is missing, malformed, or breaks the schema; the message names the key."""
@@ -139,6 +141,11 @@ def validate_params(params: dict, source: str = "params") -> dict:
         if run["descriptions"] not in params["describe"]["variants"]:
             raise ParamsError(f"{source}: ablations.runs.{name}.descriptions: {run['descriptions']!r} is not among "
                               f"describe.variants {params['describe']['variants']}")
+    credentials = url_credentials(params["describe"]["openai"]["base_url"])
+    if credentials:
+        raise ParamsError(f"{source}: describe.openai.base_url holds a credential ({credentials[0]}), which dvc.lock, "
+                          f"logs and caches would record: keep it in an environment variable and name it, the "
+                          f"bearer key in describe.openai.api_key_env, a query parameter in describe.openai.query_env")
     check_zeroshot(params, source)
     synthetic_backend = params["pose"]["backend"] == "synthetic"
     if synthetic_backend != (params["dataset"] == "demo"):
@@ -155,6 +162,9 @@ def validate_params(params: dict, source: str = "params") -> dict:
         raise ParamsError(f"{source}: synthetic.val_signers + synthetic.test_signers must be "
                           f"below synthetic.signers ({synth['signers']})")
     model = params["model"]
+    if model["temporal_kernel"] % 2 == 0:
+        raise ParamsError(f"{source}: model.temporal_kernel: {model['temporal_kernel']} is even; the temporal "
+                          f"convolution keeps a clip's length only with an odd kernel (3, 5, 7, ...)")
     outside = [u for u in model["stride_units"] if not 1 <= u <= model["num_units"]]
     if outside:
         raise ParamsError(f"{source}: model.stride_units: {outside} outside the units 1..{model['num_units']} "

@@ -26,6 +26,7 @@ POSE_KEYS = ("pose.backend", "pose.min_decoded_fraction", "pose.min_frames",
 KEYPOINT_KEYS = ("keypoints.normalise", "keypoints.min_score", "keypoints.mirror_left_handed")
 
 STAGE_PARAMS = {
+    "sources": ("dataset", "datasets"),
     "manifest": ("dataset", "seed", "synthetic", "datasets"),
     "pose": (*POSE_KEYS, "pose.shard_size", "pose.on_error"),
     "keypoints": ("keypoints.preset", *KEYPOINT_KEYS),
@@ -36,7 +37,8 @@ STAGE_PARAMS = {
     "embed": ("embed.encoder",),
     "train": ("dataset", "seed", "model", "train", "mc", *POSE_KEYS),
     "ensemble": ("dataset", "ensemble"),
-    "tables": ("dataset", "ablations.runs", "mc.descriptions", "keypoints.preset", "describe.variants"),
+    "tables": ("dataset", "seed", "ablations.runs", "mc.descriptions", "mc.weight", "mc.temperature",
+               "keypoints.preset", "describe.variants"),
     "zeroshot": ("dataset", "seed", "model", "train", *(f"mc.{k}" for k in ZEROSHOT_MC_KEYS), "zeroshot"),
     "figures": (),
     "page": (),

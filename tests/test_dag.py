@@ -92,7 +92,7 @@ def test_snakefile_and_dvc_yaml_are_one_dag():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["ablations"]
     ablations = {f"ablate@{a}" for a in params["runs"]} | {f"keypoint_preset@{k}" for k in params["keypoints"]}
     assert {"ce", "all", "multipart", "kb_multipart", "sam27_ce", "all133_multipart"} <= set(params["runs"])
-    assert {"manifest", "pose", "keypoints", "ensemble", "train@joint", "train@bone",
+    assert {"sources", "manifest", "pose", "keypoints", "ensemble", "train@joint", "train@bone",
             "train@joint_motion", "train@bone_motion", "kb_index", "describe@label", "describe@kb",
             "describe@gsp", "embed@label", "embed@kb", "embed@gsp", "tables", "zeroshot", "figures",
             "describe_page@label", "describe_page@kb", "describe_page@gsp"} | ablations == set(dvc)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, make_workdir, tiny_params, tool_env
+from conftest import BIN, job_stats, make_workdir, tiny_params, tool_env
 
 from pipeline.config import ParamsError, apply_preset, load_params
 from pipeline.data.adapters import DatasetLayoutError, build_dataset
@@ -232,3 +232,74 @@ def test_tables_plan_covers_the_papers_grid_without_running_it(tmp_path, dataset
     refused = subprocess.run([str(BIN / "snakemake"), "-n", "tables", "--config", "seed=3"], cwd=wd, env=tool_env(),
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "overrides" in refused.stdout + refused.stderr
+
+
+def _byo_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A byo CSV over SAM-SLR npy skeletons (no video decoded), an English dictionary, a project."""
+    for d in ("data", "npy", "dictionary", "project"):
+        (tmp_path / d).mkdir()
+    rng = np.random.default_rng(0)
+    rows = ["path,label,signer,split"]
+    for gloss in GLOSSES:
+        for signer, split in ((1, "train"), (2, "train"), (3, "val"), (4, "test")):
+            name = f"{gloss}-{signer}"
+            (tmp_path / "data" / f"{name}.mp4").write_bytes(b"")
+            clip = np.concatenate([rng.uniform(100, 400, (12, 133, 2)), np.ones((12, 133, 1))], 2)
+            np.save(tmp_path / "npy" / f"{name}.npy", clip.astype(np.float32))
+            rows.append(f"{name}.mp4,{gloss},{signer},{split}")
+    (tmp_path / "data/list.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "dictionary/signs.md").write_text(
+        "".join(f"{g.upper()} — A flat hand taps the chest twice.\n\n" for g in [*GLOSSES, "forest", "woods"]))
+    p = tiny_params()
+    p["dataset"] = "byo"
+    p["datasets"]["byo"]["csv"] = str(tmp_path / "data/list.csv")
+    p["pose"].update(backend="sam_slr", shard_size=8)
+    p["pose"]["importer"]["dir"] = str(tmp_path / "npy")
+    p["knowledge"]["path"] = str(tmp_path / "dictionary")
+    p["describe"]["variants"] = ["label", "kb", "gsp"]
+    return make_workdir(tmp_path / "project", p), tmp_path / "data/list.csv"
+
+
+def _planned(wd: Path, *targets: str) -> set[str]:
+    res = subprocess.run([str(BIN / "snakemake"), "-n", *targets], cwd=wd, env=tool_env(), capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return set(job_stats(res.stdout)) - {"all", "total"}
+
+
+def _run(wd: Path, *args: str) -> str:
+    res = subprocess.run([str(a) for a in args], cwd=wd, env=tool_env(), capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, f"{args}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res.stdout
+
+
+@pytest.mark.slow
+def test_an_edited_byo_csv_reruns_manifest_and_what_follows(tmp_path):
+    """Issue 28: the list's content is a dependency of both DAGs. A class renamed in the CSV
+    plans sources, manifest and everything after them; the CSV rewritten with the same content
+    (a new mtime) plans nothing."""
+    wd, csv = _byo_project(tmp_path)
+    built = ["results/byo/keypoints", "results/byo/descriptions/label.jsonl", "results/byo/kb_index"]
+    _run(wd, BIN / "snakemake", "--cores", "2", *built)
+    assert _planned(wd, *built) == set()
+    csv.write_text(csv.read_text())                       # same content, new mtime
+    assert _planned(wd, *built) == set()
+    csv.write_text(csv.read_text().replace(",house,", ",forest,"))
+    # (the pose shards are planned once the checkpoint manifest has run)
+    assert _planned(wd, *built) == {"sources", "manifest", "pose", "keypoints", "describe"}
+    _run(wd, BIN / "snakemake", "--cores", "2", *built)
+    assert "0,forest" in (wd / "results/byo/classes.csv").read_text().split()
+    assert _planned(wd, *built) == set()
+
+    # DVC: the sources stage runs on every repro (it cannot list the CSV as a dep, its path is a
+    # param); once it has, the edit shows as a changed dep of manifest
+    for args in (["git", "init", "-q"], [BIN / "dvc", "init", "-q"], [BIN / "dvc", "repro", "manifest"]):
+        _run(wd, *args)
+    assert "up to date" in _run(wd, BIN / "dvc", "status", "manifest")
+    csv.write_text(csv.read_text().replace(",forest,", ",woods,"))
+    _run(wd, BIN / "dvc", "repro", "--single-item", "sources")
+    status = _run(wd, BIN / "dvc", "status", "manifest")
+    assert "manifest:" in status and "modified:           results/byo/sources.json" in status, status
+    assert "Running stage 'manifest'" in _run(wd, BIN / "dvc", "repro", "manifest")
+    assert "2,woods" in (wd / "results/byo/classes.csv").read_text().split()

@@ -1,8 +1,15 @@
 """GSP with the offline provider over every demo class, and knowledge-base errors."""
+import io
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+from conftest import tool_env
 
 from pipeline.data.synthetic.corpus import build_corpus
 from pipeline.data.synthetic.lexicographer import write_alphabet, write_dictionary
@@ -186,6 +193,38 @@ def test_entries_from_pdf(tmp_path):
     assert kb.lookup("HOUSE").text == "Both hands form a roof."
 
 
+def _encrypted_pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    writer.encrypt("secret", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name,content,why", [
+    ("signs.txt", b"\x00\xff\xfe\x89PNG binary", "not UTF-8 text"),
+    ("signs.csv", "Gloss,Text\nB\xe4r,x\n".encode("latin-1"), "not UTF-8 text"),
+    ("dict.pdf", b"", "not a readable PDF"),
+    ("dict.pdf", b"%PDF-1.4\n1 0 obj garbage\n", "not a readable PDF"),
+    ("dict.pdf", None, "an encrypted PDF"),
+])
+def test_a_knowledge_file_that_cannot_be_read_names_itself(tmp_path, name, content, why):
+    """Issue 28, item 9: each gave a traceback without the file's name."""
+    (tmp_path / "ok.md").write_text("TREE - The forearm stands upright.\n")
+    (tmp_path / name).write_bytes(_encrypted_pdf() if content is None else content)
+    with pytest.raises(ValueError, match=f"^{tmp_path / name}: {why}"):
+        load_entries(tmp_path)
+
+
+def test_a_fifo_in_the_knowledge_folder_is_refused_unopened(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(ValueError, match="pipe.txt: not a regular file"):
+        load_entries(tmp_path)
+
+
 def test_entries_from_csv_and_text(tmp_path):
     (tmp_path / "signs.csv").write_text("Gloss,Description\nTREE,The forearm stands upright.\n")
     (tmp_path / "more.txt").write_text("HOUSE - Both hands form a roof.\n\nA paragraph with no headword.\n")
@@ -283,3 +322,21 @@ def test_a_dictionary_whose_headwords_are_not_the_glosses_grounds_through_retrie
     missing = describe_all([(3, "SOUP")], "gsp", kb, retriever, OfflineProvider(kb), dict(CFG, allow_missing=True),
                            str(kb_dir), 1)[0]
     assert missing["provenance"]["kb_missing"] and missing["global"] == "soup" and not missing["provenance"]["used"]
+
+
+def test_a_stopped_kb_index_leaves_no_temporary_folder(tmp_path):
+    """Issue 28, item 9: SIGTERM while the index is built (what snakemake sends its jobs when
+    stopped) removes the stage's temporary folder on the way out."""
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "signs.md").write_text("".join(f"SIGN{k} - The hand moves {k} times.\n\n" for k in range(3000)))
+    out = tmp_path / "out" / "kb_index"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "kb-index", "--knowledge", str(kb), "--out", str(out)],
+                            env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(out.parent.glob(".kb_index.*.tmp")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the stage ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 128 + signal.SIGTERM
+    assert list(out.parent.iterdir()) == []

@@ -16,7 +16,7 @@ from pipeline.evaluate.run_record import RUN, run_record
 from pipeline.infer.inputs import ClipReader
 from pipeline.infer.predict import predict
 from pipeline.infer.run import RunError, load_run
-from pipeline.io import write_json
+from pipeline.io import file_digest, write_json
 from pipeline.train.bundle import BUNDLE, stream_bundle
 from pipeline.train.loop import build_model, save_torch
 
@@ -169,3 +169,19 @@ def test_overlay_draws_what_the_run_sees(tmp_path):
     while cap.read()[0]:
         frames += 1
     assert frames == 58
+
+
+class _Payload:
+    """Stands for any object a weights-only load must not build."""
+
+
+def test_a_model_file_that_would_run_code_is_refused_by_name(tmp_path):
+    """Issue 28, item 13: torch's message alone names no file and suggests weights_only=False."""
+    folder = make_stream(tmp_path / "s")
+    torch.save({"model": {}, "payload": _Payload()}, folder / "model.pt")
+    bundle = json.loads((folder / BUNDLE).read_text())
+    bundle["model"]["sha256"] = file_digest(folder / "model.pt")      # the bundle agrees: only loading can tell
+    (folder / BUNDLE).write_text(json.dumps(bundle))
+    with pytest.raises(RunError, match=rf"^{folder / 'model.pt'}: refused: it holds objects other than tensors") as err:
+        load_run(folder)
+    assert "weights_only=False" not in str(err.value)

@@ -169,3 +169,42 @@ def test_the_manifest_stage_prints_the_error_and_writes_nothing(tmp_path):
                          env=tool_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "row 4 (path '../../etc/passwd')" in res.stderr, res.stderr[-2000:]
     assert "Traceback" not in res.stderr and not (wd / "results/byo").exists()
+
+
+def test_a_fifo_named_as_a_video_is_refused_before_it_is_opened(tmp_path):
+    """Issue 28, item 14: it hung the pose stage. The manifest stage names it and opens nothing."""
+    import os
+
+    from pipeline.data.stages import run_manifest
+
+    csv = _csv(tmp_path / "data", *GOOD, "clips/pipe.mp4,hello,3,val")
+    for name in ("a", "b"):
+        (tmp_path / "data/clips" / f"{name}.mp4").parent.mkdir(exist_ok=True)
+        (tmp_path / "data/clips" / f"{name}.mp4").write_bytes(b"")
+    os.mkfifo(tmp_path / "data/clips/pipe.mp4")
+    with pytest.raises(ValueError, match=r"clips/pipe.mp4: not a regular file \(a FIFO"):
+        run_manifest(_byo(csv=str(csv)), tmp_path / "out")
+    assert not (tmp_path / "out/manifest.parquet").exists()
+
+
+def test_protocol_violations_and_lookalike_classes_are_warned_about(tmp_path, caplog):
+    """Issue 28, items 5 and 7: the run goes on, and the manifest stage says each once."""
+    from pipeline.data.stages import run_manifest
+
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    rows = ["clips/a.mp4,hello,1,train", "clips/b.mp4,hello,2,train", "clips/c.mp4,Hello,1,train",
+            "clips/d.mp4,Hello,2,train", f"clips/e.mp4,{nfc},1,train", f"clips/f.mp4,{nfd},1,train",
+            f"clips/g.mp4,{nfd},2,train", "clips/h.mp4,thanks,2,test", "clips/i.mp4,hello,2,test"]
+    csv = _csv(tmp_path / "data", *rows)
+    with caplog.at_level(logging.WARNING):
+        run_manifest(_byo(csv=str(csv)), tmp_path / "out")
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "manifest: 1 class(es) with no training clip: 'thanks'; the model cannot learn them and will " \
+           "still predict them" in said
+    assert f"manifest: 1 class(es) with one training clip: {nfc!r}" in said
+    assert "manifest: signer(s) '2' in both train and test: test is not signer-independent" in said
+    assert "manifest: classes 'Hello' and 'hello' differ only in case or Unicode form: two classes, named alike" \
+        in said
+    assert "manifest: classes 'cafe\\u0301' and 'caf\\xe9' differ only in case or Unicode form: two classes, " \
+           "named alike" in said
+    assert (tmp_path / "out/manifest.parquet").exists()

@@ -5,6 +5,7 @@ budget ends in an error naming step, class, endpoint and reason, never the key; 
 instruction in the knowledge base travels as quoted data, and an answer that obeys it is
 flagged in provenance, the log and the report, not dropped."""
 import email.utils
+import json
 import logging
 import re
 import time
@@ -210,3 +211,46 @@ def test_every_prompt_template_is_in_the_version_and_the_cache_key(tmp_path, mon
     # a grounded run does not render primary_nokb.txt, yet its change misses the cache at every
     # step: an answer is reused only under the very templates it was asked with
     assert provider.requests == 4 and provider.cache_hits == 0
+
+
+# ---------------------------------------------------------------- answers without bounds (issue 28)
+
+@pytest.mark.parametrize("fault,said", [("huge", "a text of 1000000 characters, over describe.openai.max_chars"),
+                                        ("manysegments", "2000 part segments, over describe.openai.max_segments")])
+def test_an_answer_out_of_bounds_is_asked_again(tmp_path, caplog, fault, said):
+    kb = KnowledgeBase([HOUSE, B_SHAPE])
+    with EchoServer() as server, caplog.at_level(logging.WARNING):
+        server.script = ["ok", "ok", "ok", fault] if fault == "manysegments" else [fault]
+        _, (record,) = _describe(server, kb, tmp_path)
+    assert said in caplog.text and "retrying" in caplog.text
+    assert max(len(record["global"]), *(len(s["text"]) for s in record["parts"])) < 4000
+    assert len(record["parts"]) <= 16
+
+
+def test_a_short_synonym_list_is_a_warning(tmp_path, caplog):
+    with EchoServer() as server, caplog.at_level(logging.WARNING):
+        server.script = ["ok", "ok", "onesynonym"]
+        _, (record,) = _describe(server, KnowledgeBase([HOUSE, B_SHAPE]), tmp_path)
+    assert len(record["synonyms"]) == 1
+    assert "HOUSE: the model wrote 1 synonym(s) of the 2 asked" in caplog.text
+
+
+def test_control_and_bidi_characters_never_reach_the_record_or_the_bank(tmp_path):
+    """U+2028 in an answer broke the JSON lines of the text bank; NUL, ESC and bidi overrides
+    reached the pages raw."""
+    from pipeline.text.embed import read_descriptions
+
+    with EchoServer() as server:
+        server.script = ["controls"] * 4
+        _, records = _describe(server, KnowledgeBase([HOUSE, B_SHAPE]), tmp_path)
+    texts = [records[0]["global"], records[0]["primary"], *records[0]["synonyms"],
+             *(s["text"] for s in records[0]["parts"])]
+    assert all(not set(t) & set("\x00\x1b\u202e\u2028") for t in texts), texts
+    assert all("[31m" in t for t in texts)           # the rest of the text is kept
+    # a bank written before the cleaning: the reader splits lines at \n only, and names a bad one
+    path = tmp_path / "gsp.jsonl"
+    path.write_text(json.dumps({**records[0], "global": "a\u2028b"}, ensure_ascii=False) + "\n")
+    assert read_descriptions(path, 1)[0]["global"] == "a\u2028b"
+    path.write_text("{\"label\": 0, \"global\"\n")
+    with pytest.raises(ValueError, match=r"gsp.jsonl: line 1: not a JSON record"):
+        read_descriptions(path, 1)

@@ -96,3 +96,30 @@ def test_missing_key_names_the_variable(server, kb, tmp_path, monkeypatch):
     monkeypatch.delenv("GSPMC_TEST_KEY")
     with pytest.raises(RuntimeError, match="GSPMC_TEST_KEY"):
         OpenAIProvider(_cfg(server), kb[0], str(tmp_path))
+
+
+QUERY_SECRET = "q-5ecret-in-the-url"
+
+
+def test_a_query_secret_comes_from_the_environment_and_is_recorded_nowhere(server, kb, tmp_path, monkeypatch,
+                                                                          caplog):
+    """describe.openai.query_env: the value travels in the request's query and nowhere else, not
+    even in httpx's request log, which names every URL (issue 28)."""
+    monkeypatch.setenv("GSPMC_TEST_QUERY", QUERY_SECRET)
+    base, retriever, d = kb
+    server.script = ["500"]           # a retried fault: its reason is logged
+    with caplog.at_level(logging.DEBUG):
+        provider = OpenAIProvider(_cfg(server, query_env={"api-key": "GSPMC_TEST_QUERY"}), base,
+                                  str(tmp_path / "cache"))
+        describe_all([(0, "HOUSE")], "gsp", base, retriever, provider,
+                     {"synonyms": 2, "top_k": 2, "min_score": 0.6, "allow_missing": False}, str(d), 1)
+    assert server.paths and all(p.endswith(f"?api-key={QUERY_SECRET}") for p in server.paths)
+    cached = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
+    for secret in (QUERY_SECRET, SECRET):
+        assert secret not in cached and secret not in caplog.text
+    assert "retrying" in caplog.text
+
+
+def test_a_missing_query_variable_is_named(server, kb, tmp_path):
+    with pytest.raises(RuntimeError, match=r"describe.openai.query_env.api-key names GSPMC_UNSET_QUERY"):
+        OpenAIProvider(_cfg(server, query_env={"api-key": "GSPMC_UNSET_QUERY"}), kb[0], str(tmp_path))

@@ -34,6 +34,12 @@ def test_every_missing_key_is_named(tmp_path):
     (lambda p: p["model"].update(num_units=2, stride_units=[3]), r"model.stride_units: \[3\]"),
     (lambda p: p["ensemble"]["weights"].update({k: 0 for k in p["ensemble"]["weights"]}),
      "ensemble.weights are all zero"),
+    (lambda p: p["model"].update(temporal_kernel=4), "model.temporal_kernel: 4 is even"),
+    (lambda p: p["ensemble"]["weights"].pop("bone_motion"), "ensemble.weights.bone_motion: required key missing"),
+    (lambda p: p["describe"]["openai"].update(base_url="https://me:pw@llm.example.com/v1"),
+     r"describe.openai.base_url holds a credential \(user name or password"),
+    (lambda p: p["describe"]["openai"].update(base_url="https://llm.example.com/v1?api-version=2&api-key=x"),
+     r"describe.openai.base_url holds a credential \(query parameter 'api-key'\).*describe.openai.query_env"),
 ])
 def test_cross_field_checks(mutate, needle):
     p = tiny_params()

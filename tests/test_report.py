@@ -126,3 +126,19 @@ def test_markdown_page_renders_tables_and_escapes_raw_html():
     assert "<table>" in page and "<th>a</th>" in page
     assert "<strong>x</strong><br>y" in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_markdown_from_data_fetches_nothing_and_links_nowhere():
+    """Issue 28, item 12: an LLM answer or a dictionary entry with an image or a link."""
+    page = markdown_page("# d\n\nSee ![x](http://evil.example/t.png) and [here](https://evil.example/) "
+                         "or <https://evil.example/a>.\n")
+    assert "<img" not in page and "<a " not in page and "href" not in page
+    assert "![x](http://evil.example/t.png)" in page        # said as text, not dropped
+
+
+def test_class_names_with_dollar_signs_are_drawn_as_text(tmp_path, saved):
+    """Issue 28, item 6: two '$' in a class name were parsed as mathtext and crashed the figures."""
+    glosses = ["US$ 5 $", "$a_$", "TREE"]          # "$a_$" is no valid mathtext: savefig raised
+    figures.plot_confusion(np.eye(3, dtype=int), glosses, tmp_path / "c.png", "test")
+    assert saved[0]["xticks"][0] == glosses
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG

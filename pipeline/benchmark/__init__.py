@@ -125,7 +125,7 @@ def seeds_summary(runs: list[dict]) -> dict:
 
 
 def demo_promise(summary: dict) -> dict:
-    """What the README promises of the demo, on the means over seeds: every stream test >= 50 %,
+    """What the demo promises (docs/demo.md), on the means over seeds: every stream test >= 50 %,
     ensemble test in 70-95 % and >= the best stream."""
     streams = {k: v["test"]["mean"] for k, v in summary.items() if k != "ensemble"}
     ensemble = summary["ensemble"]["test"]["mean"]

@@ -13,7 +13,9 @@ from ..io import atomic_dir, atomic_path, verify_folder, write_json, write_text
 from .adapters import ADAPTERS, load_dataset
 from .keypoints import prepare_clip
 from .manifest import SPLITS, check_manifest
+from .protocol import protocol_warnings
 from .shards import POSE_LAYOUT, QUARANTINE, pose_shard_paths, read_shard, write_shard
+from .sources import sources_record
 from .wholebody import get_preset
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,33 @@ def check_downloaded(manifest: pd.DataFrame, classes: pd.DataFrame, params: dict
     if empty:
         raise ValueError(f"dataset {dataset}: no samples in the {', '.join(empty)} split(s) "
                          f"(check datasets.{dataset})")
+    # a FIFO named .mp4 blocks the decoder forever, a folder fails it later: named here, unopened
+    special = [v for v in manifest["video"] if Path(v).exists() and not Path(v).is_file()]
+    if special:
+        raise ValueError(f"{special[0]}: not a regular file (a FIFO, device or folder); the pose stage cannot read "
+                         f"it as a video ({len(special)} such in dataset {dataset})")
     absent = [v for v in manifest["video"] if not Path(v).exists()]
     if absent:
         log.warning("manifest: %d of %d videos do not exist (first: %s); the pose stage will quarantine them "
                     "unless an importer reads their keypoints", len(absent), len(manifest), absent[0])
+
+
+def _with_root(params: dict, root: str | None) -> dict:
+    """``--root``: the dataset's folder instead of datasets.<dataset>.root."""
+    if root is None:
+        return params
+    if ADAPTERS[params["dataset"]].generated:
+        raise ValueError(f"--root: the {params['dataset']} dataset is generated, it has no root folder")
+    return {**params, "datasets": {**params["datasets"],
+                                   params["dataset"]: {**params["datasets"][params["dataset"]], "root": str(root)}}}
+
+
+def run_sources(params: dict, out: Path, root: str | None = None) -> None:
+    """sources.json: what the manifest is read from (data/sources.py)."""
+    record = sources_record(_with_root(params, root))
+    write_json(out, record)
+    log.info("sources: %s, %d list file(s), %d video file(s) listed", record["dataset"], len(record["files"]),
+             record["videos"]["entries"])
 
 
 def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
@@ -52,14 +77,12 @@ def run_manifest(params: dict, out_dir: Path, root: str | None = None) -> None:
     knowledge/ only says where the dictionary goes)."""
     dataset = params["dataset"]
     generated = ADAPTERS[dataset].generated
-    if root is not None:
-        if generated:
-            raise ValueError(f"--root: the {dataset} dataset is generated, it has no root folder")
-        params = {**params, "datasets": {**params["datasets"],
-                                         dataset: {**params["datasets"][dataset], "root": str(root)}}}
+    params = _with_root(params, root)
     data = load_dataset(params, Path(out_dir) / CORPUS)
     if not generated:
         check_downloaded(data.manifest, data.classes, params)
+        for problem in protocol_warnings(data.manifest, data.classes):
+            log.warning("manifest: %s", problem)
     manifest, classes = data.manifest, data.classes
     with atomic_dir(out_dir / "knowledge", "manifest") as kb:
         for name, text in data.knowledge.items():

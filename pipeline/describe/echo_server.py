@@ -49,6 +49,22 @@ def canned_answer(body: dict, obey_injections: bool = False) -> dict:
                          {"text": "taps the chin", "parts": ["right_hand", "face", "body"]}]}
 
 
+def misbehaved(answer: dict, behaviour: str) -> dict:
+    """``answer`` as the scripted careless model would give it (EchoServer's doc)."""
+    if behaviour == "huge":
+        return {k: "x" * 1_000_000 if isinstance(v, str) else v for k, v in answer.items()}
+    if behaviour == "manysegments" and "segments" in answer:
+        return {"segments": answer["segments"] * 1000}
+    if behaviour == "onesynonym" and "synonyms" in answer:
+        return {"synonyms": answer["synonyms"][:1]}
+    if behaviour == "controls":
+        lace = "\x00\x1b[31m\u202e\u2028"
+        if "segments" in answer:
+            return {"segments": [{**s, "text": lace + s["text"]} for s in answer["segments"]]}
+        return {k: [lace + t for t in v] if isinstance(v, list) else lace + v for k, v in answer.items()}
+    return answer
+
+
 def _asked_count(text: str) -> int:
     return int(re.search(r"\b[Ww]rite (\d+) (?:alternative|different)", text).group(1))
 
@@ -70,8 +86,11 @@ class EchoServer(ThreadingHTTPServer):
     completion whose content is not JSON); 'truncated' (the body cut in half, its length
     declared honestly, as a proxy that cut it would send); 'hangup' (the full length
     declared, half sent, connection closed); 'html' (an HTML error page with status 200);
-    'nofields' (JSON without choices). Records bodies and auth headers. ``leak_auth``
-    puts the received Authorization header into error messages, as careless servers do."""
+    'nofields' (JSON without choices); answers of a runaway or careless model: 'huge' (a 1 MB
+    text), 'manysegments' (2000 part segments), 'onesynonym' (one synonym, whatever was asked),
+    'controls' (every text laced with NUL, ESC, a bidi override and U+2028). Records bodies,
+    request paths (with their query) and auth headers. ``leak_auth`` puts the received
+    Authorization header into error messages, as careless servers do."""
 
     daemon_threads = True
 
@@ -79,6 +98,7 @@ class EchoServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: list[str] = []
         self.requests: list[dict] = []
+        self.paths: list[str] = []
         self.auth: set[str] = set()
         self.slow_s = slow_s
         self.obey_injections = obey_injections
@@ -92,9 +112,10 @@ class EchoServer(ThreadingHTTPServer):
 
     def provider_cfg(self, **overrides) -> dict:
         """``describe.openai`` params that point at this server, with test-sized timeout and backoff."""
-        cfg = {"base_url": self.base_url, "model": "fake-model", "api_key_env": None,
+        cfg = {"base_url": self.base_url, "model": "fake-model", "api_key_env": None, "query_env": {},
                "response_format": "json_schema", "temperature": 0.0, "seed": 0, "timeout_s": 2,
-               "max_retries": 2, "backoff_s": 0.01, "backoff_max_s": 0.05, "concurrency": 1}
+               "max_retries": 2, "backoff_s": 0.01, "backoff_max_s": 0.05, "concurrency": 1,
+               "max_chars": 4000, "max_segments": 16}
         return {**cfg, **overrides}
 
     def __enter__(self) -> "EchoServer":
@@ -117,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         with server.lock:
             server.requests.append(body)
+            server.paths.append(self.path)
             server.auth.add(auth)
             behaviour = server.script.pop(0) if server.script else "ok"
         behaviour, _, retry_after = behaviour.partition(" retry-after=")
@@ -134,7 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if behaviour == "slow":
             time.sleep(server.slow_s)
-        content = "{not json" if behaviour == "garbage" else json.dumps(canned_answer(body, server.obey_injections))
+        answer = misbehaved(canned_answer(body, server.obey_injections), behaviour)
+        content = "{not json" if behaviour == "garbage" else json.dumps(answer)
         data = json.dumps({"id": "echo", "object": "chat.completion", "created": 0, "model": body["model"],
                            "choices": [{"index": 0, "finish_reason": "stop",
                                         "message": {"role": "assistant", "content": content}}],

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tqdm import tqdm
 
 from .checks import review
+from .clean import clean_strings
 from .knowledge import Entry, KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ def describe_class(label: int, gloss: str, variant: str, kb: KnowledgeBase, retr
         record = _describe(label, gloss, variant, kb, retriever, provider, cfg, kb_name)
     except ProviderError as exc:
         raise type(exc)(f"class {label} ({gloss}): {exc}") from exc
+    # what a model wrote is stored without control or bidi characters; the gloss stays the class's own
+    record = {**clean_strings(record), "gloss": gloss}
     if variant != "label":
         languages = provider.languages
         flag_for_review(record, kb, languages["knowledge"] == languages["descriptions"])

@@ -55,7 +55,8 @@ def build_index(entries: list[Entry], encoder: str, out_dir: Path) -> None:
     nodes = [TextNode(id_=e.id, text=e.headword or e.text, metadata={"source": e.source},
                       excluded_embed_metadata_keys=["source"], excluded_llm_metadata_keys=["source"])
              for e in entries]
-    index = VectorStoreIndex(nodes, embed_model=_embedding(encoder), show_progress=False)
+    # a large dictionary embeds for minutes: llama-index's progress bars show it
+    index = VectorStoreIndex(nodes, embed_model=_embedding(encoder), show_progress=True)
     # llama-index names an index by a random UUID: a fixed id makes a rebuild byte-identical, so
     # DVC does not rerun describe after rebuilding an unchanged index
     index.set_index_id("gspmc-kb")

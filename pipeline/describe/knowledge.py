@@ -13,10 +13,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
+from .clean import clean_text
+
 SUFFIXES = (".txt", ".md", ".csv", ".pdf")
 _HEAD = re.compile(r"^\s*([^\n—–:]{1,60}?)(?:\s*[—–:]|\s+-)\s+(.+)$", re.S)
 _HEADWORD_COLUMNS = ("headword", "gloss", "sign", "word", "term", "entry")
 _TEXT_COLUMNS = ("text", "description", "definition", "body")
+
+
+class KnowledgeFileError(ValueError):
+    """A file of the knowledge folder that cannot be read; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,28 @@ _PDF_ENTRY_START = re.compile(r"^(?:[A-Z0-9][A-Z0-9' -]{0,40}|[\w-]+ handshape)\
 
 def _read_pdf(path: Path) -> str:
     from pypdf import PdfReader
-    lines = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages).splitlines()
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
+
+    try:
+        pages = [page.extract_text() or "" for page in PdfReader(str(path)).pages]
+    except FileNotDecryptedError as exc:
+        raise KnowledgeFileError(f"{path}: an encrypted PDF; save a decrypted copy in its place") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:    # what pypdf raises on a damaged file
+        raise KnowledgeFileError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    lines = "\n".join(pages).splitlines()
     return "\n".join(("\n" + line) if _PDF_ENTRY_START.match(line) else line for line in lines)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise KnowledgeFileError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); a binary file, or "
+                                 f"text in another encoding: save it as UTF-8") from exc
+
+
 def _read_csv(path: Path) -> list[tuple[str | None, str]]:
-    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(_read_text(path))))
     if not rows:
         return []
     cols = {c.lower().strip(): c for c in rows[0].keys() if c}
@@ -75,18 +99,23 @@ def load_entries(folder: str | Path) -> list[Entry]:
         raise FileNotFoundError(f"knowledge base {folder}: not a directory")
     entries: list[Entry] = []
     seen: dict[str, int] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    special = [p for p in files if not p.is_file()]
+    if special:        # a FIFO would block the read; a folder named x.md is not an entry file
+        raise KnowledgeFileError(f"{special[0]}: not a regular file; remove it from the knowledge folder")
+    for path in tqdm(files, desc="knowledge files", unit="file", disable=None):
         rel = str(path.relative_to(folder))
         if path.suffix.lower() == ".csv":
             items = _read_csv(path)
         else:
-            text = _read_pdf(path) if path.suffix.lower() == ".pdf" else path.read_text(encoding="utf-8")
+            text = _read_pdf(path) if path.suffix.lower() == ".pdf" else _read_text(path)
             items = [_from_paragraph(p) for p in _paragraphs(text)]
         for k, (headword, body) in enumerate(items):
             base = slug(headword) if headword else f"{slug(rel)}-{k}"
             n = seen.get(base, 0)
             seen[base] = n + 1
-            entries.append(Entry(base if n == 0 else f"{base}-{n + 1}", headword, body, rel))
+            entries.append(Entry(base if n == 0 else f"{base}-{n + 1}", headword and clean_text(headword),
+                                 clean_text(body), rel))
     if not entries:
         raise ValueError(f"knowledge base {folder}: no entries in any {'/'.join(SUFFIXES)} file")
     return entries

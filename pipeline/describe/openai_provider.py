@@ -1,6 +1,8 @@
 """The ``openai`` provider: any OpenAI-compatible chat endpoint (Moonshot as in the
 paper, OpenAI, vLLM, Ollama, a llama.cpp server) given ``base_url``, ``model`` and the
-*name* of the environment variable holding the key.
+*name* of the environment variable holding the key (``query_env``: the names of those holding
+secret query parameters, such as Azure's ``api-key``; params refuse a base_url that carries a
+credential itself, credentials.py).
 
 Answers are JSON validated against a schema per step. Transient faults are retried
 with exponential backoff (``max_retries``, ``backoff_s``, ``backoff_max_s``): 429, 5xx,
@@ -8,9 +10,9 @@ timeouts, connection errors, a 200 whose body is cut off, is not JSON or is not 
 completion, and an answer that is not valid JSON for the step's schema. A 429/503 that
 says ``Retry-After`` is waited out as asked, up to ``backoff_max_s``. When the budget is
 spent, ``LLMError`` names the step, the endpoint and the last reason (``describe_class``
-adds the class). Answers are cached by content so a rerun makes no requests. The key is
-read from the environment at call time and is never part of a cache key, a log line, an
-error or an output.
+adds the class). Answers are cached by content so a rerun makes no requests. The secrets are
+read from the environment when the provider is made and are never part of a cache key, a log
+line (any logger's: credentials.keep_out_of_logs), an error or an output.
 
 Knowledge-base text is untrusted data: entries travel as ``<entry>`` blocks and the
 description being reworked as a ``<description>`` block, escaped so that no text can
@@ -29,10 +31,10 @@ import threading
 import time
 from datetime import datetime, timezone
 from importlib import resources
-from urllib.parse import urlsplit, urlunsplit
 
 import jsonschema
 
+from ..credentials import keep_out_of_logs, public_url, redact
 from ..data.wholebody import PART_NAMES
 from .cache import ResponseCache
 from .gsp import ProviderError
@@ -107,16 +109,16 @@ def retry_after_s(headers) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def public_url(url: str) -> str:
-    """The endpoint as errors may show it: without user:password or query (either may hold a secret)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else "")
-                       if parts.hostname else parts.netloc, parts.path, "", ""))
-
-
 class LLMError(ProviderError):
     """No usable answer from the endpoint: the message names the step, the endpoint and the
     last reason, never the key."""
+
+
+def _from_env(variable: str, key: str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise LLMError(f"{key} names {variable}, which is not set in the environment")
+    return value
 
 
 class _InvalidAnswer(ValueError):
@@ -148,6 +150,21 @@ def _fits(answer, schema: dict) -> bool:
     return jsonschema.validators.validator_for(schema)(schema).is_valid(answer)
 
 
+def bounds_problem(answer: dict, max_chars: int, max_segments: int) -> str | None:
+    """What makes a schema-valid answer unusable: a text over ``max_chars`` characters (a
+    description is a few sentences; a megabyte is a runaway generation) or more than
+    ``max_segments`` part segments; None when it is within both bounds."""
+    segments = answer.get("segments", [])
+    texts = [answer.get("description"), answer.get("refined"), *answer.get("synonyms", []),
+             *(s["text"] for s in segments)]
+    longest = max((len(t) for t in texts if t is not None), default=0)
+    if longest > max_chars:
+        return f"a text of {longest} characters, over describe.openai.max_chars {max_chars}"
+    if len(segments) > max_segments:
+        return f"{len(segments)} part segments, over describe.openai.max_segments {max_segments}"
+    return None
+
+
 def parse_answer(content: str, finish_reason: str | None, schema: dict):
     try:
         answer = json.loads(content)
@@ -177,12 +194,13 @@ class OpenAIProvider:
         self.version = prompts_version()
         self.endpoint = public_url(cfg["base_url"])
         env = cfg.get("api_key_env")
-        key = os.environ.get(env) if env else "not-needed"
-        if not key:
-            raise LLMError(f"describe.openai.api_key_env names {env}, which is not set in the environment")
-        self._secret = key if env else None
+        key = _from_env(env, "describe.openai.api_key_env") if env else "not-needed"
+        query = {name: _from_env(var, f"describe.openai.query_env.{name}") for name, var in cfg["query_env"].items()}
+        self._secrets = ([key] if env else []) + list(query.values())
+        keep_out_of_logs(*self._secrets)      # the client logs each request's URL, query included
         # our own retry loop decides and counts; the client's is off
-        self.client = OpenAI(base_url=cfg["base_url"], api_key=key, timeout=cfg["timeout_s"], max_retries=0)
+        self.client = OpenAI(base_url=cfg["base_url"], api_key=key, default_query=query or None,
+                             timeout=cfg["timeout_s"], max_retries=0)
         self.cache = ResponseCache(cache_dir)
         self.requests = 0
         self.cache_hits = 0
@@ -200,7 +218,7 @@ class OpenAIProvider:
                    "response_format": fmt, "temperature": self.cfg["temperature"], "seed": self.cfg["seed"],
                    "prompts": self.version}
         cached = self.cache.get(request)
-        if cached is not None and _fits(cached, schema):
+        if cached is not None and _fits(cached, schema) and self._bounds_problem(cached) is None:
             with self._lock:
                 self.cache_hits += 1
             return cached
@@ -218,7 +236,14 @@ class OpenAIProvider:
         raw = self.client.chat.completions.with_raw_response.create(
             model=self.model, messages=messages, response_format=fmt,
             temperature=self.cfg["temperature"], seed=self.cfg["seed"])
-        return parse_answer(*completion_content(raw.http_response.text), schema)
+        answer = parse_answer(*completion_content(raw.http_response.text), schema)
+        problem = self._bounds_problem(answer)
+        if problem:
+            raise _InvalidAnswer(f"the answer holds {problem}")
+        return answer
+
+    def _bounds_problem(self, answer: dict) -> str | None:
+        return bounds_problem(answer, self.cfg["max_chars"], self.cfg["max_segments"])
 
     def _call_with_retries(self, step, messages, fmt, schema):
         import openai
@@ -260,7 +285,7 @@ class OpenAIProvider:
             reason = f"{type(exc).__name__}: {exc}"
             if exc.__cause__ is not None:         # the socket-level cause: refused, reset, cut off
                 reason += f" ({exc.__cause__})"
-        return reason.replace(self._secret, "***") if self._secret else reason
+        return redact(reason, self._secrets)
 
     # ------------------------------------------------------------------ the GSP steps
     def _language(self) -> str:
@@ -307,7 +332,11 @@ class OpenAIProvider:
                      + entry_blocks(knowledge) if knowledge else "")
         answer = self._ask("synonyms", prompt("synonyms_label.txt").format(gloss=gloss, knowledge=grounding, n=n,
                                                                            language=self._language()))
-        return [s for s in answer["synonyms"] if s.strip()][:n], "llm"
+        written = [s for s in answer["synonyms"] if s.strip()]
+        if len(written) < n:     # fewer texts for the synonym term, not a wrong one: the run goes on
+            log.warning("%s: the model wrote %d synonym(s) of the %d asked (describe.synonyms)", gloss,
+                        len(written), n)
+        return written[:n], "llm"
 
     def decompose(self, gloss: str, text: str) -> list[dict]:
         answer = self._ask("decompose", prompt("decompose.txt").format(gloss=gloss, text=quoted(text),

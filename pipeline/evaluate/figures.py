@@ -30,9 +30,11 @@ ANNOTATE_UP_TO = 30         # classes: up to this each cell shows its count
 
 
 def pyplot():
-    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    """matplotlib's pyplot on the Agg backend (no display needed), every text literal: class
+    names are data, and two '$' in one would otherwise be read as mathtext (issue 28)."""
     import matplotlib
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
     return plt
 

@@ -2,7 +2,9 @@
 HTML result inline but only offers .md, .csv and .json results as downloads.
 
 Raw HTML in the markdown is escaped (descriptions may hold text an LLM wrote), except the
-``<br>`` the reports use for line breaks inside table cells.
+``<br>`` the reports use for line breaks inside table cells. Images, links and autolinks are
+not rendered (their markdown stays as text): a page opened from a report fetches nothing and
+sends no reader elsewhere on the word of an LLM or a dictionary file (issue 28).
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ code { background: #f4f4f4; padding: 0 3px; }"""
 
 
 def markdown_html(text: str) -> str:
-    """The body HTML of a markdown text: CommonMark with pipe tables, raw HTML escaped."""
+    """The body HTML of a markdown text: CommonMark with pipe tables, raw HTML escaped, no
+    images or links."""
     from markdown_it import MarkdownIt
 
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["image", "link", "autolink"])
+    body = md.render(text)
     return re.sub(r"&lt;br\s*/?&gt;", "<br>", body)
 
 

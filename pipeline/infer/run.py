@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,19 @@ class TrainedRun:
         return combine(scores, self.weights, self.rule)
 
 
+def load_weights(path: Path) -> dict:
+    """A model.pt, loaded weights-only. Refused: a file that would run code when unpickled, said
+    in a line that names it (torch's own message suggests weights_only=False, which would run it)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RunError(f"{path}: refused: it holds objects other than tensors and plain data, which loading would "
+                       f"run as code; this pipeline never writes such a file, so do not load it another way") from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise RunError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
+            from exc
+
+
 def load_stream(stream_dir: Path, name: str | None = None) -> StreamModel:
     stream_dir = Path(stream_dir)
     try:
@@ -96,7 +110,7 @@ def load_stream(stream_dir: Path, name: str | None = None) -> StreamModel:
     if digest != spec["sha256"]:
         raise RunError(f"{path}: not the model this bundle was written with (sha256 differs): the folder mixes "
                        f"two runs; retrain the stream")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights(path)
     if state["num_points"] != spec["num_points"] or state["num_class"] != spec["num_class"]:
         raise RunError(f"{path}: {state['num_points']} points, {state['num_class']} classes; the bundle says "
                        f"{spec['num_points']} and {spec['num_class']}")

@@ -16,7 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def read_descriptions(path: str | Path, num_classes: int) -> list[dict]:
-    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    records = []
+    # JSON lines end at "\n" only: splitlines() would also cut at a U+2028 inside a string
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as exc:
+            raise ValueError(f"{path}: line {number}: not a JSON record ({exc}); rerun the describe stage") from exc
     by_label = {r["label"]: r for r in records}
     missing = [k for k in range(num_classes) if k not in by_label]
     if missing:

@@ -3,7 +3,7 @@ disjoint class sets (seen, validation-unseen, test-unseen; minimal-pair partners
 per description variant, each candidate stream trained on the seen classes with the MC terms;
 every choice made on validation-unseen, test-unseen reported once.
 
-Decisions (README, "Zero-shot from dictionary text"):
+Decisions (docs/inference.md, "Zero-shot from dictionary text"):
 - The held-out classes are removed, not just unlabelled: training sees the seen classes'
   clips relabelled 0..S-1 and a text bank cut to their texts (TextBank.only_classes). So
   the CE head has S outputs, and with the cut bank no unseen text can reach training even
@@ -126,10 +126,14 @@ class _Runner:
     def feeder(self, data: SplitData, stream: str) -> Feeder:
         return Feeder.of_split(data, stream, self.parents, self.cfg)
 
-    def scores(self, model, heads, draw: Draw, split: str, stream: str, bank: TextBank, features) -> np.ndarray:
-        glob, parts = clip_features(model, heads, self.feeder(draw.scored[split], stream), self.cfg["batch_size"],
-                                    self.device)
-        return zero_shot_scores(glob, parts, bank, draw.candidates[split], features)
+    def clip_features(self, run_dir: Path, draw: Draw, split: str, stream: str):
+        """The trained run's global and part features of a split's scored clips."""
+        model, heads = load_trained(TrainOutputs.in_dir(run_dir).model, self._edges(), self.device)
+        return clip_features(model, heads, self.feeder(draw.scored[split], stream), self.cfg["batch_size"],
+                             self.device)
+
+    def run_dir(self, draw: Draw, variant: str, stream: str) -> Path:
+        return self.out_dir / "runs" / f"draw{draw.index}" / variant / stream
 
     def variant(self, draw: Draw, variant: str, text_bank: Path, bank: TextBank) -> dict:
         zs = self.zs
@@ -152,7 +156,7 @@ class _Runner:
         usable = [f for f in zs["features"] if "parts" not in f or "parts" in terms or "global" in f]
         tried, supervised = [], {}
         for stream in zs["streams"]:
-            run_dir = self.out_dir / "runs" / f"draw{draw.index}" / variant / stream
+            run_dir = self.run_dir(draw, variant, stream)
             fp = fingerprint(self.params["model"], self.cfg, self.mc_cfg, terms, self.params["seed"], stream,
                              draw.seen.tolist(), *self.data_paths, text_bank)
             log.info("zero-shot draw %d %s: training %s on the %d seen classes (%d clips)", draw.seed, variant, stream,
@@ -161,9 +165,7 @@ class _Runner:
                 self.feeder(draw.train["train"], stream), self.feeder(draw.train["val"], stream),
                 self.feeder(draw.train["test"], stream), len(draw.seen), self._edges(), self.params["model"],
                 self.cfg, self.params["seed"], run_dir, fp, mc, keep_heads=True)
-            model, heads = load_trained(TrainOutputs.in_dir(run_dir).model, self._edges(), self.device)
-            glob, parts = clip_features(model, heads, self.feeder(draw.scored["val"], stream),
-                                        self.cfg["batch_size"], self.device)
+            glob, parts = self.clip_features(run_dir, draw, "val", stream)
             for features in usable:
                 scores = zero_shot_scores(glob, parts, scoring_bank, draw.candidates["val"], features)
                 top1 = zero_shot_report(scores, draw.scored["val"].labels, draw.candidates["val"],
@@ -175,9 +177,8 @@ class _Runner:
                              zs["calibration"])
         val = zero_shot_report(best["scores"], val_labels, draw.candidates["val"], draw.unseen["val"], gamma)
         stream = best["stream"]
-        model, heads = load_trained(TrainOutputs.in_dir(self.out_dir / "runs" / f"draw{draw.index}" / variant /
-                                                        stream).model, self._edges(), self.device)
-        test_scores = self.scores(model, heads, draw, "test", stream, scoring_bank, best["features"])
+        glob, parts = self.clip_features(self.run_dir(draw, variant, stream), draw, "test", stream)
+        test_scores = zero_shot_scores(glob, parts, scoring_bank, draw.candidates["test"], best["features"])
         test = zero_shot_report(test_scores, draw.scored["test"].labels, draw.candidates["test"], draw.unseen["test"],
                                 gamma)
         log.info("zero-shot draw %d %s (%s, %s, gamma %.2f): test-unseen top-1 %.3f (chance %.3f); GZSL seen %.3f "

@@ -21,6 +21,18 @@ def values(command, **options):
     return {key.replace(".", "_"): lookup(config, key) for key in stage_params(command, **options)}
 
 
+def root_option():
+    """`--config dataset_root=PATH` (Snakefile): the --root of the stages that read the dataset."""
+    return "" if DATASET_ROOT is None else f" --root {shlex.quote(str(DATASET_ROOT))}"
+
+
+def sources_listing():
+    """The digest of what the sources rule would write now (pipeline/data/sources.py)."""
+    from pipeline.data.sources import record_digest, sources_record
+
+    return record_digest(sources_record(config))
+
+
 def log_file(job):
     """Per-job log: a job's stdout and stderr (logging, tqdm) go here, not to the terminal."""
     return f"{RES}/logs/{job}.log"

@@ -1,9 +1,32 @@
 # manifest -> pose -> keypoints. Each rule's inputs include the code it runs, and its `params:`
 # the keys it reads (common.smk), so an edit of either reruns it (as DVC does from dvc.yaml).
 
+# What the manifest is read from: the dataset's list files by content, its videos by listing
+# (pipeline/data/sources.py). `listing` is the record the rule would write, computed as the
+# Snakefile is read: when the dataset's files change, the param does, and the rule reruns.
+rule sources:
+    input:
+        code=code("sources"),
+    output:
+        sources=f"{RES}/sources.json",
+    params:
+        **values("sources"),
+        listing=sources_listing(),
+        root=root_option(),
+    log:
+        log_file("sources"),
+    resources:
+        **job_resources(),
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m pipeline sources --out {output.sources}{params.root} > {log} 2>&1"
+
+
 # A checkpoint: the number of pose shards (one job each) is known once the manifest exists.
 checkpoint manifest:
     input:
+        sources=rules.sources.output.sources,
         code=code("manifest"),
     output:
         manifest=f"{RES}/manifest.parquet",
@@ -13,8 +36,7 @@ checkpoint manifest:
     params:
         **values("manifest"),
         out_dir=subpath(output.manifest, parent=True),
-        # `--config dataset_root=PATH` (Snakefile): the manifest's --root
-        root="" if DATASET_ROOT is None else f" --root {shlex.quote(str(DATASET_ROOT))}",
+        root=root_option(),
     log:
         log_file("manifest"),
     resources:

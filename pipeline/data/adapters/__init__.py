@@ -65,16 +65,24 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Sources:
+    """What an adapter reads (data/sources.py makes it a dependency of the manifest stage)."""
+    files: tuple[Path, ...] = ()    # by content: list files
+    trees: tuple[Path, ...] = ()    # by listing (path, size, mtime): folders of videos, or the files a list names
+
+
+@dataclass(frozen=True)
 class AdapterEntry:
     target: str          # "module:function", imported when its dataset is asked for (pipeline/registry.py)
     generated: bool      # made from params alone (no root folder, no download)
+    sources: str | None = None   # "module:function": datasets.<name> -> the files the adapter reads (data/sources.py)
 
 
 ADAPTERS = {
     "demo": AdapterEntry("pipeline.data.adapters.demo:demo", True),
-    "autsl": AdapterEntry("pipeline.data.adapters.autsl:autsl", False),
-    "slr500": AdapterEntry("pipeline.data.adapters.slr500:slr500", False),
-    "byo": AdapterEntry("pipeline.data.adapters.byo:byo", False),
+    "autsl": AdapterEntry("pipeline.data.adapters.autsl:autsl", False, "pipeline.data.adapters.autsl:sources"),
+    "slr500": AdapterEntry("pipeline.data.adapters.slr500:slr500", False, "pipeline.data.adapters.slr500:sources"),
+    "byo": AdapterEntry("pipeline.data.adapters.byo:byo", False, "pipeline.data.adapters.byo:sources"),
 }
 DATASETS = tuple(ADAPTERS)
 

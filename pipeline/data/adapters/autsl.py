@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import DatasetLayoutError, class_frame, manifest_frame, require, root_of, signer_number
+from . import DatasetLayoutError, Sources, class_frame, manifest_frame, require, root_of, signer_number
 
 SPLITS = ("train", "val", "test")
 
@@ -31,6 +31,14 @@ def read_class_list(path: Path, gloss_column: str) -> list[str]:
     if ids != list(range(len(table))):
         raise DatasetLayoutError(f"{path}: ClassId must be 0..{len(table) - 1} without gaps")
     return list(table.sort_values("ClassId")[gloss_column].astype(str))
+
+
+def sources(cfg: dict) -> Sources:
+    if not cfg["root"]:
+        return Sources()
+    root = Path(cfg["root"])
+    return Sources(files=tuple(root / cfg["labels"][s] for s in SPLITS) + (root / cfg["class_list"],),
+                   trees=tuple(root / s for s in SPLITS))
 
 
 def autsl(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

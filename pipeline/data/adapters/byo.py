@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..manifest import SPLITS
-from . import VIDEO_SUFFIXES, DatasetLayoutError, class_frame, manifest_frame
+from . import VIDEO_SUFFIXES, DatasetLayoutError, Sources, class_frame, manifest_frame
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,23 @@ def _byo_folders(cfg: dict, seed: int) -> tuple[list[dict], list[str]]:
                  "split": _hash_split(f"{seed}:{rel}", cfg["val_fraction"], cfg["test_fraction"])}
                 for _, rel, p in entries]
     return manifest, glosses
+
+
+def sources(cfg: dict) -> Sources:
+    """The CSV by content and the videos its rows name by listing, or the root's listing. A CSV
+    the manifest stage will refuse is still a source: the error is that stage's to give."""
+    if cfg["root"]:
+        return Sources(trees=(Path(cfg["root"]),))
+    if not cfg["csv"]:
+        return Sources()
+    path = Path(cfg["csv"])
+    if not path.is_file():
+        return Sources(files=(path,))
+    try:
+        named = tuple(path.parent / row["path"] for _, row in _read_csv_rows(path) if row.get("path"))
+    except (DatasetLayoutError, OSError):
+        named = ()
+    return Sources(files=(path,), trees=named)
 
 
 def byo(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:

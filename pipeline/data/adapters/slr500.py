@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import VIDEO_SUFFIXES, DatasetLayoutError, class_frame, manifest_frame, require, root_of, signer_number
+from . import VIDEO_SUFFIXES, DatasetLayoutError, Sources, class_frame, manifest_frame, require, root_of, signer_number
 
 log = logging.getLogger(__name__)
 ID_LINE = re.compile(r"^\s*(\d+)[\s,;:\t]+(.*\S)\s*$")
@@ -61,6 +61,13 @@ def read_gloss_list(path: Path, folder_ids: list[int]) -> dict[int, str]:
 def _in(signer: int, first_last: list[int] | None) -> bool:
     """Whether ``signer`` lies in [first, last]; an absent range (null or []) holds nobody."""
     return bool(first_last) and first_last[0] <= signer <= first_last[1]
+
+
+def sources(cfg: dict) -> Sources:
+    if not cfg["root"]:
+        return Sources()
+    root = Path(cfg["root"])
+    return Sources(files=(root / cfg["gloss_list"],), trees=(root / cfg["videos"],))
 
 
 def slr500(params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
