@@ -213,3 +213,10 @@ def test_a_model_file_that_would_run_code_is_refused_by_name(tmp_path):
     with pytest.raises(RunError, match=rf"^{folder / 'model.pt'}: refused: it holds objects other than tensors") as err:
         load_run(folder)
     assert "weights_only=False" not in str(err.value)
+    # the evaluate and zero-shot stages load a stream's model through train/loop.load_trained
+    from pipeline.train.loop import WeightsFileError, load_trained
+    with pytest.raises(WeightsFileError, match=rf"^{folder / 'model.pt'}: refused: it holds objects other than"):
+        load_trained(folder / "model.pt", get_preset("gspmc87").edges, torch.device("cpu"))
+    (folder / "model.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(WeightsFileError, match=rf"^{folder / 'model.pt'}: not a readable model file"):
+        load_trained(folder / "model.pt", get_preset("gspmc87").edges, torch.device("cpu"))
