@@ -36,7 +36,7 @@ DOCS = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "doc
 SHELL = {"", "sh", "bash", "shell", "console"}
 # programs a shell block may name besides the checked ones
 OTHER_PROGRAMS = {"git", "cd", "pip", "source", "hf", "mim", "sinfo", "export"}
-CHECKED = {"python", "python3", "gspmc", "make", "snakemake", "dvc"}
+CHECKED = {"python", "python3", "gspmc", "make", "snakemake", "dvc", "bash"}
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
 
 
@@ -364,6 +364,9 @@ def check_command(tokens: list[str], in_block: bool) -> list[str]:
             errors += check_snakemake(seg[1:])
         elif prog == "dvc":
             errors += check_dvc(seg[1:])
+        elif prog == "bash":             # a script of the repository's
+            scripts = [t for t in seg[1:] if not t.startswith("-")][:1]
+            errors += [f"no script {t}" for t in scripts if not placeholder(t) and not (ROOT / t).is_file()]
         elif in_block and prog not in OTHER_PROGRAMS:
             errors.append(f"unknown program {prog!r} (a typo? else add it to OTHER_PROGRAMS)")
     return errors
@@ -438,6 +441,7 @@ def test_the_docs_are_found():
     ("gspmc predict VIDEO --rnu results/demo", "predict: no option --rnu"),
     ("python -m pipeline benchmark train --config huge", "--config huge: not one of"),
     ("make tests", "no make target 'tests'"),
+    ("bash envs/mmpose-teir.sh .venv-mmpose", "no script envs/mmpose-teir.sh"),
     ("snakemake --cores 2 tabels", "no rule 'tabels'"),
     ("snakemake --profile workflow/profiles/slrum all", "no profile folder workflow/profiles/slrum"),
     ("snakemake --cores 2 --config seed=3 tabels", "no rule 'tabels'"),

@@ -413,7 +413,7 @@ def test_mmpose_without_mmpose_says_what_to_install():
         pytest.skip("mmpose is installed here")
     cfg = tiny_params()["pose"]
     cfg.update(backend="mmpose")
-    with pytest.raises(RuntimeError, match="mim install"):
+    with pytest.raises(RuntimeError, match="envs/mmpose-tier.sh"):
         make_backend(cfg)
 
 
