@@ -10,7 +10,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Never reach for a model hub at run time.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo lint test test-fast bench bench-clips bench-gpu dag lock clean
+.PHONY: setup demo lint test test-fast test-mmpose bench bench-clips bench-gpu dag lock clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,12 @@ test: lint
 # the edit-test loop: everything but the end-to-end runs of the DAG
 test-fast: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow"
+
+# the optional mmpose tier: the paper's HRNet-w48 whole-body through the mmpose backend, random
+# weights, in a venv of its own (envs/mmpose-tier.sh: ~3 min from nothing, the test ~1 min)
+test-mmpose:
+	bash envs/mmpose-tier.sh .venv-mmpose
+	.venv-mmpose/bin/python -m pytest -q tests/test_mmpose_tier.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pipeline benchmark train

@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_page, needs_params=False)
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
-    p.add_argument("what", choices=["train", "describe", "dag", "pose", "clips", "copy-share"])
+    p.add_argument("what", choices=["train", "describe", "dag", "pose", "rtmw-box", "clips",
+                                           "copy-share"])
     p.add_argument("--seeds", type=int, help="dag: run the whole DAG for seeds 0..N-1, report mean ± sd")
     p.add_argument("--descriptions", type=Path, help="copy-share: a describe jsonl (default: the dataset's gsp)")
     p.add_argument("--steps", type=int, default=4, help="train: timed steps per contender; clips: batches fed")
@@ -278,10 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feeder", action="store_true", help="train: also through the real data path (busy fraction, "
                    "projected SLR-500 recipe time)")
     p.add_argument("--memory", action="store_true", help="train, CPU: each model's peak RSS in its own process")
-    p.add_argument("--json", type=Path, help="train, clips, dag --seeds: also write the results here")
+    p.add_argument("--json", type=Path, help="train, clips, dag --seeds, rtmw-box: also write the results here")
     p.add_argument("--compile", action="store_true", help="train: also ours with torch.compile (train.compile)")
+    p.add_argument("--public", type=Path, help="train, paper config: also the public CTR-GCN itself, from your "
+                   "checkout's model/ctrgcn.py (never shipped or fetched: CC BY-NC 4.0)")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),
-                   help="pose: the video to time the backends on")
+                   help="pose: the video to time the backends on; rtmw-box: to measure the hands in")
     p.add_argument("--copies", type=int, default=8, help="pose: copies of the video for the parallel run")
     p.add_argument("--rounds", type=int, default=2, help="pose: interleaved rounds of the stage / bare timing")
     p.add_argument("--samples", type=int, default=125_000, help="clips: synthetic clips in the set")

@@ -8,6 +8,7 @@ plans (``damaged_folders``) and says which rule to force to rebuild a damaged fo
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -15,6 +16,21 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+
+class NoSpaceError(RuntimeError):
+    """The disk filled while an output was written: named, with nothing of it left behind."""
+
+
+@contextlib.contextmanager
+def _naming_a_full_disk(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise NoSpaceError(f"{path}: {os.strerror(exc.errno).lower()} while writing it; nothing of it was kept "
+                           f"(an earlier version stays as it was): free space there and rerun") from exc
 
 
 def _umask() -> int:
@@ -35,7 +51,8 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())   # mkstemp's 0600 is not what a plain open() gives
     try:
-        yield tmp_path
+        with _naming_a_full_disk(path):
+            yield tmp_path
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -51,8 +68,9 @@ def atomic_dir(path: str | Path, producer: str) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
-        yield tmp
-        write_folder_manifest(tmp, producer)
+        with _naming_a_full_disk(path):
+            yield tmp
+            write_folder_manifest(tmp, producer)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "x")

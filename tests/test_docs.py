@@ -36,7 +36,7 @@ DOCS = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "doc
 SHELL = {"", "sh", "bash", "shell", "console"}
 # programs a shell block may name besides the checked ones
 OTHER_PROGRAMS = {"git", "cd", "pip", "source", "hf", "mim", "sinfo", "export"}
-CHECKED = {"python", "python3", "gspmc", "make", "snakemake", "dvc"}
+CHECKED = {"python", "python3", "gspmc", "make", "snakemake", "dvc", "bash"}
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+-]*)")
 
 
@@ -252,10 +252,32 @@ def check_module(module: str) -> list[str]:
     return [] if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file() else [f"no module {module}"]
 
 
+def positionals(args: list[str], value_options: set[str], pair_options: frozenset[str] = frozenset()
+                ) -> tuple[list[str], dict[str, list[str]]]:
+    """A command line's positional arguments, and the values each option took: one value after
+    each of ``value_options``, any run of key=value after each of ``pair_options``."""
+    found, values = [], {}
+    k = 0
+    while k < len(args):
+        tok = args[k]
+        if tok in value_options:
+            values.setdefault(tok, []).append(args[k + 1] if k + 1 < len(args) else "")
+            k += 2
+            continue
+        k += 1
+        if tok in pair_options:
+            while k < len(args) and "=" in args[k] and not args[k].startswith("-"):
+                values.setdefault(tok, []).append(args[k])
+                k += 1
+        elif not tok.startswith("-"):
+            found.append(tok)
+    return found, values
+
+
 SNAKEMAKE_VALUE = {"--cores", "-c", "-j", "--jobs", "--report", "--sdm", "--software-deployment-method",
                    "--configfile", "--snakefile", "-s", "--directory", "-d", "--executor", "-e",
-                   "--latency-wait", "--rerun-triggers"}
-SNAKEMAKE_KEYVALUES = {"--config", "-C", "--resources", "--set-resources", "--default-resources"}
+                   "--latency-wait", "--rerun-triggers", "--profile"}
+SNAKEMAKE_KEYVALUES = frozenset({"--config", "-C", "--resources", "--set-resources", "--default-resources"})
 
 
 def check_snakemake_target(target: str) -> list[str]:
@@ -274,27 +296,9 @@ def check_snakemake_target(target: str) -> list[str]:
 
 
 def check_snakemake(args: list[str]) -> list[str]:
-    errors = []
-    k = 0
-    while k < len(args):
-        tok = args[k]
-        if tok in SNAKEMAKE_VALUE:
-            k += 2
-            continue
-        if tok == "--profile":
-            if k + 1 < len(args) and not (ROOT / args[k + 1]).is_dir():
-                errors.append(f"no profile folder {args[k + 1]}")
-            k += 2
-            continue
-        if tok in SNAKEMAKE_KEYVALUES:
-            k += 1
-            while k < len(args) and "=" in args[k] and not args[k].startswith("-"):
-                k += 1
-            continue
-        if not tok.startswith("-"):
-            errors += check_snakemake_target(tok)
-        k += 1
-    return errors
+    targets, values = positionals(args, SNAKEMAKE_VALUE, SNAKEMAKE_KEYVALUES)
+    errors = [f"no profile folder {p}" for p in values.get("--profile", []) if not (ROOT / p).is_dir()]
+    return errors + [e for t in targets for e in check_snakemake_target(t)]
 
 
 DVC_TARGETED = {"repro", "status", "pull", "push", "commit", "dag", "checkout", "fetch"}
@@ -337,16 +341,8 @@ def check_dvc(args: list[str]) -> list[str]:
         return errors
     if args[0] not in DVC_TARGETED:
         return []
-    k = 1
-    while k < len(args):
-        tok = args[k]
-        if tok in DVC_VALUE:
-            k += 2
-            continue
-        if not tok.startswith("-"):
-            errors += check_dvc_target(tok)
-        k += 1
-    return errors
+    targets, _ = positionals(args[1:], DVC_VALUE)
+    return [e for t in targets for e in check_dvc_target(t)]
 
 
 def check_command(tokens: list[str], in_block: bool) -> list[str]:
@@ -368,6 +364,9 @@ def check_command(tokens: list[str], in_block: bool) -> list[str]:
             errors += check_snakemake(seg[1:])
         elif prog == "dvc":
             errors += check_dvc(seg[1:])
+        elif prog == "bash":             # a script of the repository's
+            scripts = [t for t in seg[1:] if not t.startswith("-")][:1]
+            errors += [f"no script {t}" for t in scripts if not placeholder(t) and not (ROOT / t).is_file()]
         elif in_block and prog not in OTHER_PROGRAMS:
             errors.append(f"unknown program {prog!r} (a typo? else add it to OTHER_PROGRAMS)")
     return errors
@@ -442,7 +441,10 @@ def test_the_docs_are_found():
     ("gspmc predict VIDEO --rnu results/demo", "predict: no option --rnu"),
     ("python -m pipeline benchmark train --config huge", "--config huge: not one of"),
     ("make tests", "no make target 'tests'"),
+    ("bash envs/mmpose-teir.sh .venv-mmpose", "no script envs/mmpose-teir.sh"),
     ("snakemake --cores 2 tabels", "no rule 'tabels'"),
+    ("snakemake --profile workflow/profiles/slrum all", "no profile folder workflow/profiles/slrum"),
+    ("snakemake --cores 2 --config seed=3 tabels", "no rule 'tabels'"),
     ("snakemake --cores 2 results/demo/trian/joint/model.pt", "no rule writes results/<dataset>/trian"),
     ("dvc repro trian@joint", "no stage 'trian'"),
     ("dvc repro train@jiont", "train has no item 'jiont'"),

@@ -33,7 +33,9 @@ def params_for(preset: str) -> dict:
             "pose": {"backend": "synthetic", "min_decoded_fraction": 0.9, "min_frames": 8,
                      "mediapipe": {"model_complexity": 1, "min_detection_confidence": 0.5,
                                    "min_tracking_confidence": 0.5},
-                     "rtmw": {}, "mmpose": {}, "importer": {"dir": None, "mirror_x": False, "image_width": 512}}}
+                     "rtmw": {}, "mmpose": {},
+                     "importer": {"dir": None, "mirror_x": False, "image_width": 640, "image_height": 480,
+                                  "vector_layout": ["pose:xyzv", "face:xyz", "left_hand:xyz", "right_hand:xyz"]}}}
 
 
 def keypoint_meta(preset: str) -> dict:
@@ -136,6 +138,32 @@ def test_pose_shards_are_prepared_like_the_keypoints_stage(tmp_path):
     assert clip.name.endswith(":x") and np.array_equal(clip.points, expected)
 
 
+def test_predict_tells_mediapipe_files_from_sam_slr_npy_and_from_shards(tmp_path):
+    """A 2-D npy is read as flat MediaPipe vectors, a (T, 133, 3) one as SAM-SLR's; a parquet
+    with the competition's landmark columns through its importer, not the shard reader; the
+    same landmarks in both MediaPipe files give the same points."""
+    reader = ClipReader(load_run(make_run(tmp_path / "run")).bundle)
+    rng = np.random.default_rng(5)
+    pose = np.concatenate([rng.uniform(0.3, 0.7, (20, 33, 3)), np.ones((20, 33, 1))], 2).astype(np.float32)
+    hand = rng.uniform(0.4, 0.6, (20, 21, 3)).astype(np.float32)
+    vectors = np.concatenate([pose.reshape(20, -1), np.zeros((20, 468 * 3 + 63), np.float32),
+                              hand.reshape(20, -1)], 1)                    # no face, no left hand
+    np.save(tmp_path / "flat.npy", vectors)
+    np.save(tmp_path / "sam.npy", wholebody_clip())
+    rows = [(t, part, i, *values[t, i, :3]) for part, values in (("pose", pose), ("right_hand", hand))
+            for t in range(20) for i in range(values.shape[1])]
+    pd.DataFrame(rows, columns=["frame", "type", "landmark_index", "x", "y", "z"]).to_parquet(
+        tmp_path / "landmarks.parquet")
+    clips = {p: list(reader.read(tmp_path / p)) for p in ("flat.npy", "sam.npy", "landmarks.parquet")}
+    assert all(len(c) == 1 and c[0].points is not None for c in clips.values()), clips
+    flat, competition = clips["flat.npy"][0].points, clips["landmarks.parquet"][0].points
+    np.testing.assert_allclose(competition[..., :2], flat[..., :2], atol=1e-5)
+    old = ClipReader(load_run(tmp_path / "run").bundle)
+    old.pose = {**old.pose, "importer": {"dir": None, "mirror_x": False, "image_width": 512}}
+    [clip] = list(old.read(tmp_path / "flat.npy"))
+    assert clip.points is None and "needs pose.importer.vector_layout, which this run's bundle" in clip.reason
+
+
 @pytest.mark.slow
 def test_predict_cli_needs_no_params_and_writes_json_and_csv(tmp_path):
     run = make_run(tmp_path / "run")
@@ -185,3 +213,10 @@ def test_a_model_file_that_would_run_code_is_refused_by_name(tmp_path):
     with pytest.raises(RunError, match=rf"^{folder / 'model.pt'}: refused: it holds objects other than tensors") as err:
         load_run(folder)
     assert "weights_only=False" not in str(err.value)
+    # the evaluate and zero-shot stages load a stream's model through train/loop.load_trained
+    from pipeline.train.loop import WeightsFileError, load_trained
+    with pytest.raises(WeightsFileError, match=rf"^{folder / 'model.pt'}: refused: it holds objects other than"):
+        load_trained(folder / "model.pt", get_preset("gspmc87").edges, torch.device("cpu"))
+    (folder / "model.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(WeightsFileError, match=rf"^{folder / 'model.pt'}: not a readable model file"):
+        load_trained(folder / "model.pt", get_preset("gspmc87").edges, torch.device("cpu"))

@@ -1,6 +1,7 @@
 """The bring-your-own input contract: a list that escapes its folder, blank or padded fields,
 two rows for one video or one sample id, an empty file, an unknown split: each is a
 DatasetLayoutError naming the file and the row (or the path), before anything is written."""
+import json
 import logging
 import subprocess
 import sys
@@ -208,3 +209,30 @@ def test_protocol_violations_and_lookalike_classes_are_warned_about(tmp_path, ca
     assert "manifest: classes 'cafe\\u0301' and 'caf\\xe9' differ only in case or Unicode form: two classes, " \
            "named alike" in said
     assert (tmp_path / "out/manifest.parquet").exists()
+
+
+@pytest.mark.parametrize("glosses", [("001", "010", "100"), ("NA", "null", "nan")])
+def test_all_digit_and_na_class_names_stay_words_through_manifest_and_describe(tmp_path, glosses):
+    """Issue 28, item 3: glosses "001" and "010" were read back as integers and crashed describe."""
+    from pipeline.data.manifest import read_classes
+    from pipeline.data.stages import run_manifest
+    from pipeline.describe.stages import run_describe
+
+    rows = [f"clips/{gloss}-{signer}.mp4,{gloss},{signer},{split}" for gloss in glosses
+            for signer, split in ((1, "train"), (2, "test"))]
+    params = _byo(csv=str(_csv(tmp_path / "data", *rows)))
+    run_manifest(params, tmp_path / "out")
+    classes = read_classes(tmp_path / "out/classes.csv")
+    assert classes["gloss"].tolist() == sorted(glosses) and classes["label"].tolist() == [0, 1, 2]
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb/signs.md").write_text(f"{glosses[0]} — The index finger points up once.\n")
+    run_describe(params, "label", tmp_path / "out/classes.csv", tmp_path / "kb", tmp_path / "no-index",
+                 tmp_path / "label.jsonl", tmp_path / "label.md")
+    written = [json.loads(line) for line in (tmp_path / "label.jsonl").read_text().splitlines()]
+    assert [r["gloss"] for r in written] == sorted(glosses)
+
+
+def test_the_autsl_class_list_keeps_leading_zeros(tmp_path):
+    from pipeline.data.adapters.autsl import read_class_list
+    (tmp_path / "SignList_ClassId_TR_EN.csv").write_text("ClassId,TR,EN\n0,010,ten\n1,011,eleven\n")
+    assert read_class_list(tmp_path / "SignList_ClassId_TR_EN.csv", "TR") == ["010", "011"]

@@ -1,10 +1,16 @@
+import errno
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from conftest import make_workdir, tiny_params, tool_env
 
 from pipeline.data.shards import read_shard, read_shards, write_shard
 from pipeline.io import (
     FOLDER_MANIFEST,
     CorruptOutputError,
+    NoSpaceError,
     atomic_dir,
     atomic_path,
     damaged_folders,
@@ -22,6 +28,49 @@ def test_failed_write_leaves_the_old_file(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_full_disk_names_the_output_and_keeps_the_old_one(tmp_path):
+    """What the kernel answers a write on a full disk (ENOSPC), raised inside the write."""
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(NoSpaceError, match=f"{target}: no space left on device while writing it"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+    with pytest.raises(PermissionError):                 # any other OSError goes through as it was
+        with atomic_path(target):
+            raise PermissionError(errno.EACCES, "denied")
+
+
+@pytest.fixture()
+def full_disk(tmp_path):
+    """A real 64 KiB filesystem (tmpfs), where a mount is permitted (root, as in CI)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_stage_on_a_full_disk_fails_in_one_line_naming_the_file(tmp_path, full_disk):
+    (tmp_path / "project").mkdir()
+    wd = make_workdir(tmp_path / "project", tiny_params())
+    (full_disk / "results").mkdir()
+    with pytest.raises(OSError), open(full_disk / "filler", "wb") as fh:   # fill it
+        for _ in range(1024):
+            fh.write(b"x" * 4096)
+            fh.flush()
+    res = subprocess.run([sys.executable, "-m", "pipeline", "manifest", "--out-dir", str(full_disk / "results/demo")],
+                         cwd=wd, env=tool_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    [line] = [x for x in res.stderr.splitlines() if "failed:" in x]
+    assert f"{full_disk}/results/demo/" in line and "no space left on device while writing it" in line
+    assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]    # nothing half-written
 
 
 def test_failed_directory_write_leaves_the_old_directory(tmp_path):

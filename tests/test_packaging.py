@@ -1,7 +1,8 @@
 """`pip install .` gets what the pipeline imports: every top-level requirement of the pinned
 set (envs/requirements.in) is a dependency of the package (pyproject.toml), test-only and
 optional ones (slurm) an extra, so the package alone runs the default pose backend, the tables
-and the report. The mmpose extra is not in the lock (mmcv needs a build matching torch/CUDA)."""
+and the report. The mmpose stack is no extra: envs/mmpose-tier.sh installs it --no-deps in a venv
+of its own (tests/test_mmpose_tier.py)."""
 import re
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from conftest import ROOT
 from packaging.specifiers import SpecifierSet
 
-NOT_LOCKED = {"mmpose"}         # extras the pinned set leaves out
+NOT_LOCKED: set[str] = set()    # extras the pinned set leaves out
 
 
 def _project() -> dict:
@@ -37,7 +38,18 @@ def test_the_package_declares_every_top_level_requirement():
                      if extra not in NOT_LOCKED for r in reqs}
     assert _top_level() - declared - locked_extras == set()
     assert declared & locked_extras == set()
-    assert {"test", "slurm", "mmpose"} <= set(project["optional-dependencies"])
+    assert {"test", "slurm"} <= set(project["optional-dependencies"])
+
+
+def test_the_mmpose_tier_pins_every_package_it_installs():
+    """envs/mmpose-tier.txt goes in with --no-deps: a package without an exact pin there could
+    come in at any version, and torch or torchvision must never be among them."""
+    lines = [line.strip() for line in (ROOT / "envs/mmpose-tier.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", line) for line in lines), lines
+    names = {_name(line) for line in lines}
+    assert {"mmpose", "mmcv-lite", "mmdet", "mmengine"} <= names and not names & {"torch", "torchvision"}
+    assert "--no-deps -r envs/mmpose-tier.txt" in (ROOT / "envs/mmpose-tier.sh").read_text()
 
 
 def test_the_pinned_versions_satisfy_the_declared_ranges():
@@ -83,7 +95,6 @@ def test_the_built_wheel_carries_the_metadata(tmp_path):
             by_extra.setdefault(m.group(1), set()).add(_name(r))
     assert set(meta.get_all("Provides-Extra")) == set(project["optional-dependencies"])
     assert _top_level() - plain - set().union(*by_extra.values()) == set()
-    assert {"mmpose", "mmcv", "mmdet", "mmengine"} <= by_extra["mmpose"]
     assert "snakemake-executor-plugin-slurm" in by_extra["slurm"]
     assert SpecifierSet(meta["Requires-Python"]) == SpecifierSet(project["requires-python"])   # order may differ
     assert meta["License-Expression"] == project["license"]

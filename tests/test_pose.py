@@ -413,7 +413,7 @@ def test_mmpose_without_mmpose_says_what_to_install():
         pytest.skip("mmpose is installed here")
     cfg = tiny_params()["pose"]
     cfg.update(backend="mmpose")
-    with pytest.raises(RuntimeError, match="mim install"):
+    with pytest.raises(RuntimeError, match="envs/mmpose-tier.sh"):
         make_backend(cfg)
 
 
@@ -467,6 +467,69 @@ def test_rtmw_backend_runs_an_onnx_model_on_video(tmp_path):
     left = 40 + 10 * np.arange(8)
     assert ((out[:, 0, 0] >= left - 3.4) & (out[:, 0, 0] <= left + 10)).all(), out[:, 0, 0]
     assert ((out[:, 0, 1] >= 50 - 3.4) & (out[:, 0, 1] <= 60)).all(), out[:, 0, 1]
+
+
+def test_person_boxes_per_clip_and_per_frame():
+    from pipeline.pose.person_box import HEAD_ABOVE_EYES, frame_box, person_boxes
+    cfg = {"box_padding": 1.0, "person_min_score": 0.5, "box_per": "frame"}
+
+    def body(x0, y0, x1, y1):
+        points = np.zeros((33, 3), np.float32)
+        points[:, 0], points[:, 1], points[:, 2] = np.linspace(x0, x1, 33), np.linspace(y0, y1, 33), 0.9
+        points[30, 2] = 0.2                                          # unseen: not in the box
+        points[30, :2] = (5000, 5000)
+        return points
+    frames = [body(100, 200, 300, 400), None, body(150, 100, 350, 500)]
+    boxes = person_boxes(frames, (640, 480), cfg, aspect=1.0)
+    np.testing.assert_allclose(boxes[0][0], [200, 300])
+    np.testing.assert_allclose(boxes[0][1], [200, 200])
+    np.testing.assert_allclose(np.stack(boxes[1]), np.stack(frame_box(640, 480, 1.0, 1.0)))   # no body: the frame
+    np.testing.assert_allclose(boxes[2][1], [380, 380])              # cut at the frame's bottom (480)
+    union = person_boxes(frames, (640, 480), {**cfg, "box_per": "clip"}, aspect=0.5)
+    assert all(b is union[0] for b in union)
+    np.testing.assert_allclose(union[0][0], [225, 290])              # x 100-350, y 100-480
+    np.testing.assert_allclose(union[0][1], [250, 500])              # w 250 wide: h grown to w/h 0.5
+    head = body(100, 200, 300, 400)
+    head[[2, 5], 1], head[[7, 8], 0], head[[7, 8], 1] = 210, (180, 220), 215   # eyes at y 210, ears 40 apart
+    top = person_boxes([head], (640, 480), cfg, aspect=1.0)[0]
+    assert top[0][1] - top[1][1] / 2 == pytest.approx(210 - HEAD_ABOVE_EYES * 40)
+    nobody = person_boxes([None, None], (640, 480), {**cfg, "box_per": "clip"}, 1.0)[0]
+    np.testing.assert_allclose(np.stack(nobody), np.stack(frame_box(640, 480, 1.0, 1.0)))
+
+
+@needs_fixture
+def test_rtmw_crops_the_person_box_it_planned(tmp_path):
+    """The contract model puts every point at the brightest column and row of its input: with
+    the person box, every point lands inside that frame's box, and the boxes are MediaPipe
+    Pose's body boxes, mostly tighter than the frame (the signer fills the portrait frame's height
+    in some frames)."""
+    from pipeline.pose.backends.registry import make_backend
+    from pipeline.pose.person_box import body_points, person_boxes
+    _profile_simcc_model(tmp_path / "profile.onnx", 48, 64)
+    cfg = tiny_params()["pose"]
+    cfg.update(backend="rtmw")
+    cfg["rtmw"].update(model=str(tmp_path / "profile.onnx"), box="person", box_per="frame", min_score=0.0)
+    backend = make_backend(cfg)
+    out = backend({"sample_id": "fixture", "video": str(FIXTURE)})
+    expected = person_boxes(*body_points(str(FIXTURE)), cfg["rtmw"], 48 / 64)
+    assert len(backend.boxes) == len(out) == len(expected) == 58 and "person box from mediapipe" in backend.version
+    for (centre, scale), (want_c, want_s), points in zip(backend.boxes, expected, out):
+        np.testing.assert_allclose(centre, want_c)
+        np.testing.assert_allclose(scale, want_s)
+        assert scale[0] <= 540 * 1.25                                 # never wider than the whole frame's
+        assert (np.abs(points[:, :2] - centre) <= scale / 2 + 1e-3).all()
+    assert np.median([scale[0] for _, scale in backend.boxes]) < 0.95 * 540 * 1.25
+
+
+@pytest.mark.slow
+@needs_fixture
+def test_the_person_box_doubles_the_hand_in_rtmws_input_on_a_landscape_video(tmp_path):
+    from pipeline.pose.box_report import box_rows, landscape_copy
+    params = tiny_params()
+    wide = landscape_copy(FIXTURE, tmp_path / "wide.mp4")
+    rows = {r["box"]: r for r in box_rows(params, wide, "landscape")}
+    assert rows["frame"]["frame"] == "1280x720" and rows["frame"]["hands"] >= 10
+    assert rows["person, per clip"]["vs_frame"] > 1.8 and rows["person, per frame"]["vs_frame"] > 1.8
 
 
 @pytest.mark.slow

@@ -58,3 +58,51 @@ def test_the_clips_benchmark_measures_each_store_in_its_own_process(tmp_path):
     stamp = (tmp_path / "manifest.parquet").stat().st_mtime_ns
     run_clips_benchmark(tmp_path, 40, ["disk"], 1, 8)
     assert (tmp_path / "manifest.parquet").stat().st_mtime_ns == stamp
+
+
+# The public CTR-GCN's model/ctrgcn.py is not ours to ship (CC BY-NC 4.0): this stand-in has its
+# interface only (Model(num_class, num_point, num_person, graph, graph_args, in_channels, ...),
+# a dotted graph class imported by name, (N, C, T, V, M) in), so the test checks our wiring.
+PUBLIC_INTERFACE = '''
+import torch.nn as nn
+
+def import_class(name):
+    components = name.split('.')
+    mod = __import__(components[0])
+    for comp in components[1:]:
+        mod = getattr(mod, comp)
+    return mod
+
+class Model(nn.Module):
+    def __init__(self, num_class=60, num_point=25, num_person=2, graph=None, graph_args=dict(), in_channels=3,
+                 drop_out=0, adaptive=True):
+        super().__init__()
+        self.A = import_class(graph)(**graph_args).A
+        self.fc = nn.Linear(in_channels * num_point, num_class)
+
+    def forward(self, x):
+        N, C, T, V, M = x.size()
+        return self.fc(x.mean(2).permute(0, 3, 1, 2).reshape(N * M, C * V)).view(N, M, -1).mean(1)
+'''
+
+
+def test_the_public_model_is_loaded_from_a_checkout_on_our_graph_and_timed(tmp_path):
+    from pipeline.benchmark.public import PUBLIC_SHAPE, load_public
+    from pipeline.data.wholebody import get_preset
+    from pipeline.model.graph import spatial_adjacency
+    (tmp_path / "ctrgcn.py").write_text(PUBLIC_INTERFACE)
+    preset = get_preset("gspmc87")
+    public = load_public(tmp_path / "ctrgcn.py", 5, preset.edges, 87)
+    assert (public.model.A == spatial_adjacency(preset.edges, 87)).all()
+    assert public(torch.randn(2, 3, 8, 87)).shape == (2, 5)
+    paper = {**TINY, "model": {**PUBLIC_SHAPE, "dropout": 0.0}, "window": 16, "batch_size": 2}
+    r = measure_interleaved(paper, steps=1, threads=1, precisions=("fp32", "bf16"), with_mc=False,
+                            public=tmp_path / "ctrgcn.py")
+    assert {"public fp32", "public bf16"} <= set(r["samples_per_s"]) and r["parameters"]["public"] == 87 * 3 * 5 + 5
+    with pytest.raises(ValueError, match="use --config paper"):
+        measure_interleaved(TINY, steps=1, threads=1, public=tmp_path / "ctrgcn.py")
+    (tmp_path / "other.py").write_text("class Model:\n    def __init__(self, x):\n        pass\n")
+    with pytest.raises(ValueError, match="not the public CTR-GCN's"):
+        load_public(tmp_path / "other.py", 5, preset.edges, 87)
+    with pytest.raises(FileNotFoundError, match="CC BY-NC 4.0"):
+        load_public(tmp_path / "missing.py", 5, preset.edges, 87)

@@ -5,6 +5,7 @@
     python -m pipeline benchmark dag --seeds 3   # ... once per seed: top-1 mean ± sd, the demo's promise
     python -m pipeline benchmark copy-share      # the demo descriptions' share of renderer phrases
     python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
+    python -m pipeline benchmark rtmw-box   # a hand's size in RTMW's input: whole-frame vs person box
     python -m pipeline benchmark clips   # a training job's peak memory per clip store at 125k clips
 
 """
@@ -201,7 +202,7 @@ def run_benchmark(args, params: dict) -> None:
         from ..io import write_json
         from .train import run_train_benchmark
         results = run_train_benchmark(params, args.config, args.steps, args.device, args.precisions, args.batch,
-                                      args.feeder, args.memory, args.compile)
+                                      args.feeder, args.memory, args.compile, args.public)
         if args.json is not None:
             write_json(args.json, results)
     elif args.what == "clips":
@@ -216,6 +217,12 @@ def run_benchmark(args, params: dict) -> None:
     elif args.what == "pose":
         from ..pose.benchmark import benchmark_pose
         benchmark_pose(params, args.video, args.copies, psutil.cpu_count(), args.rounds)
+    elif args.what == "rtmw-box":
+        from ..pose.box_report import benchmark_rtmw_box
+        rows = benchmark_rtmw_box(params, args.video)
+        if args.json is not None:
+            from ..io import write_json
+            write_json(args.json, rows)
     elif args.what == "describe":
         for endpoint in ("configured", "echo"):
             benchmark_describe(params, endpoint)

@@ -42,6 +42,7 @@ from ..train.loop import (
     tensor_batches,
 )
 from ..train.mc import TERMS
+from .public import load_public, public_matches
 
 # The paper's encoder at the shape of issue 15: V=87, T=64, 226 classes (AUTSL), batch 16 on
 # the CPU; the SLR-500 recipe (presets.slr500) uses batch 120 on a GPU.
@@ -177,11 +178,13 @@ class _Contender:
 
 
 def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc: bool = True,
-               compiled: bool = False, reference: bool = True) -> list[_Contender]:
+               compiled: bool = False, reference: bool = True, public: Path | None = None) -> list[_Contender]:
     """The reference in fp32 (the public model has no mixed precision; left out with
     ``reference=False``), ours in each precision (and compiled, with ``compiled``), and ours
     fp32 with the MC heads and terms: all from one set of initial weights, so every
-    contender does the same work."""
+    contender does the same work. With ``public`` (a checkout's model/ctrgcn.py, at the
+    paper's shape only), the public model itself in fp32 and under each other precision's
+    autocast, with its own initial weights."""
     preset = _preset_for(shape)
     torch.manual_seed(0)
     ours = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
@@ -192,6 +195,14 @@ def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc
         return model
 
     out = [_Contender("reference", reference_from(ours), device, "fp32")] if reference else []
+    if public is not None:
+        if not public_matches(shape["model"]):
+            raise ValueError("--public: the public CTR-GCN's widths are fixed in its code (the paper's); "
+                             "use --config paper")
+        for precision in dict.fromkeys(["fp32", *precisions]):
+            torch.manual_seed(0)
+            model = load_public(public, shape["num_class"], preset.edges, preset.num_points)
+            out.append(_Contender(f"public {precision}", model, device, precision))
     for precision in precisions:
         out.append(_Contender(f"ours {precision}", copy_of_ours(), device, precision))
         if compiled:                          # train.compile: the encoder's forward through torch.compile
@@ -204,14 +215,15 @@ def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc
 
 
 def measure_interleaved(shape: dict, steps: int, threads: int, device_name: str = "cpu",
-                        precisions: tuple[str, ...] = ("fp32",), with_mc: bool = True, compiled: bool = False) -> dict:
+                        precisions: tuple[str, ...] = ("fp32",), with_mc: bool = True, compiled: bool = False,
+                        public: Path | None = None) -> dict:
     """samples/s of every contender, one step of each in turn, ``steps`` rounds after a
     warm-up round (allocator, kernels, cuDNN plans)."""
     keep_freed_memory()
     torch.set_num_threads(threads)
     device = pick_device(device_name)
     resolved = [resolve_precision(p, device) for p in precisions]
-    racers = contenders(shape, device, list(dict.fromkeys(resolved)), with_mc, compiled)
+    racers = contenders(shape, device, list(dict.fromkeys(resolved)), with_mc, compiled, public=public)
     x = torch.randn(shape["batch_size"], 3, shape["window"], shape["num_points"], device=device)
     y = torch.randint(0, shape["num_class"], (shape["batch_size"],), device=device)
     for racer in racers:
@@ -220,10 +232,14 @@ def measure_interleaved(shape: dict, steps: int, threads: int, device_name: str 
         for racer in racers:
             racer.timed_step(x, y)
     rates = {r.name: r.samples / r.seconds for r in racers}
+    first = {}                                   # each family's first model: what its parameters count
+    for r in racers:
+        first.setdefault(r.name.split()[0], r.model)
     saved = {r.name: r.saved_for_backward_mib(x, y) for r in racers}
     result = {"device": str(device), "threads": threads, "steps": steps, "samples_per_s": rates,
               "saved_for_backward_mib": saved,
-              "parameters": {"reference": count_parameters(racers[0].model), "ours": count_parameters(racers[1].model)},
+              "parameters": {name: count_parameters(first[name]) for name in ("reference", "ours", "public")
+                             if name in first},
               "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")}}
     if device.type == "cuda":
         result["peak_memory_mib"] = {r.name: r.peak_bytes / 2 ** 20 for r in racers}
@@ -315,7 +331,8 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
 
 
 def run_train_benchmark(params: dict, which: str, steps: int, device: str, precisions: list[str],
-                        batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False) -> list[dict]:
+                        batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False,
+                        public: Path | None = None) -> list[dict]:
     results = []
     # the cuDNN flags training runs with (train.deterministic): the benchmark times what trains
     deterministic, dev = params["train"]["deterministic"], pick_device(device)
@@ -324,10 +341,12 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
         shape = shape_of(params, name, batch_size)
         # the demo trains with train.threads per job; the paper's size gets the machine's cores
         threads = params["train"]["threads"] if name == "demo" else len(os.sched_getaffinity(0))
-        r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled)
+        with_public = public if name == "paper" else None        # its widths are the paper's
+        r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled, public=with_public)
         r["config"], r["deterministic"] = name, deterministic
         rates = r["samples_per_s"]
         ref = rates["reference"]
+        public_ref = rates.get("public fp32")
         print(f"{name}: V={shape['num_points']} T={shape['window']} batch {shape['batch_size']} classes "
               f"{shape['num_class']}, {r['parameters']['ours']:,} parameters (reference "
               f"{r['parameters']['reference']:,}), {r['device']}, {threads} thread(s), {steps} interleaved steps, "
@@ -335,8 +354,12 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
               flush=True)
         for racer, rate in rates.items():
             mem = f", peak {r['peak_memory_mib'][racer]:.0f} MiB" if "peak_memory_mib" in r else ""
-            print(f"  {racer:18s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference  "
+            vs_public = f"  {rate / public_ref:5.2f}x the public fp32" if public_ref else ""
+            print(f"  {racer:18s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference{vs_public}  "
                   f"{r['saved_for_backward_mib'][racer]:7.0f} MiB saved for backward{mem}", flush=True)
+        if public_ref:
+            print(f"  the reference is {100 * (ref / public_ref - 1):+.1f} % against the public code's speed "
+                  f"({with_public})", flush=True)
         flops = train_flops_per_sample(shape)
         r["flops_per_sample"], r["matmul_peak_gflops"], r["flop_limit_samples_per_s"] = flops, {}, {}
         for precision in dict.fromkeys(resolve_precision(p, dev) for p in precisions):

@@ -10,7 +10,8 @@ SPLITS = ("train", "val", "test")
 
 
 def read_classes(path: str | Path) -> pd.DataFrame:
-    classes = pd.read_csv(path, keep_default_na=False)
+    # glosses as written: "001" stays a string (not the integer 1), "NA" and "null" stay words
+    classes = pd.read_csv(path, keep_default_na=False, dtype={"gloss": str})
     if list(classes.columns[:2]) != ["label", "gloss"]:
         raise ValueError(f"{path}: expected columns label,gloss; got {','.join(classes.columns)}")
     if list(classes["label"]) != list(range(len(classes))):

@@ -34,12 +34,18 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def data_digest(paths: dict[str, Path], with_text: bool) -> str:
-    h = hashlib.sha256()
-    for name in ("manifest", "classes", *(["text"] if with_text else [])):
-        h.update(Path(paths[name]).read_bytes())
-    h.update((Path(paths["keypoints"]) / FOLDER_MANIFEST).read_bytes())
-    return h.hexdigest()
+def data_digests(paths: dict[str, Path]) -> dict[bool, str]:
+    """The data a unit reads, by whether it reads the text bank (an MC arm) or not (CE): the
+    manifest, the class list, [the texts,] the keypoints' folder manifest; each file read once."""
+    common = hashlib.sha256()
+    for name in ("manifest", "classes"):
+        common.update(Path(paths[name]).read_bytes())
+    keypoints = (Path(paths["keypoints"]) / FOLDER_MANIFEST).read_bytes()
+    with_text, without_text = common.copy(), common
+    with_text.update(Path(paths["text"]).read_bytes())
+    for h in (with_text, without_text):
+        h.update(keypoints)
+    return {True: with_text.hexdigest(), False: without_text.hexdigest()}
 
 
 def unit_key(code: str, data: str, run_params: dict) -> str:

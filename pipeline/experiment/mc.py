@@ -47,7 +47,7 @@ from ..machine import cpu_model
 from ..metrics import accuracy_report
 from ..names import STREAMS
 from ..train.stages import first_signers
-from .ledger import Ledger, code_digest, data_digest, unit_key
+from .ledger import Ledger, code_digest, data_digests, unit_key
 from .stats import paired_interval
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class Runner:
     def __init__(self, ledger: Ledger, paths: dict, jobs: int):
         self.ledger, self.paths, self.jobs = ledger, paths, jobs
         self.code, self.cpu = code_digest(), cpu_model()
-        self.data = {with_text: data_digest(paths, with_text) for with_text in (False, True)}
+        self.data = data_digests(paths)
 
     def key(self, u: Unit) -> str:
         # the CPU too: another one rounds float32 sums otherwise (AMX or not), so a unit is reused only on

@@ -3,9 +3,12 @@
 - videos: through the run's own pose backend (a run trained on the synthetic demo or on
   imported keypoints reads videos with MediaPipe Holistic, which the demo's detections
   are calibrated on, with the settings its bundle records; the output says so);
-- keypoint files: SAM-SLR ``.npy`` (T, 133, 3), pose-format ``.pose`` (MediaPipe Holistic),
-  and our parquet shards: a pose shard (133 points) or a keypoint shard of the run's own
-  preset and preparation (any other preset is refused: its points are not the model's).
+- keypoint files: SAM-SLR ``.npy`` (T, 133, 3), MediaPipe flat vectors ``.npy`` (T, D) (the
+  run's ``pose.importer.vector_layout``), pose-format ``.pose`` (MediaPipe Holistic), the
+  isolated-sign competition's landmark ``.parquet`` (told from a shard by its columns; x, y
+  scaled by the run's ``pose.importer.image_width/height``), and our parquet shards: a pose
+  shard (133 points) or a keypoint shard of the run's own preset and preparation (any other
+  preset is refused: its points are not the model's).
 
 Whole-body frames are prepared exactly as the keypoints stage prepared the training data
 (normalisation, min score, left-hand mirroring, the preset's points: the bundle's record).
@@ -31,9 +34,33 @@ from ..train.bundle import keypoint_spec
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-KEYPOINT_SUFFIXES = {".npy": "sam_slr", ".pose": "pose_format"}
+KEYPOINT_SUFFIXES = (".npy", ".pose")
 SHARD_SUFFIX = ".parquet"
-KNOWN_SUFFIXES = VIDEO_SUFFIXES + tuple(KEYPOINT_SUFFIXES) + (SHARD_SUFFIX,)
+KNOWN_SUFFIXES = VIDEO_SUFFIXES + KEYPOINT_SUFFIXES + (SHARD_SUFFIX,)
+LANDMARK_COLUMNS = {"frame", "type", "landmark_index", "x", "y"}    # the competition's parquet, not a shard
+
+
+def keypoint_importer(path: Path) -> str | None:
+    """The importer that reads this keypoint file, told by its suffix and shape: a (T, 133, 3)
+    npy is SAM-SLR's, a 2-D one flat MediaPipe vectors; a parquet with the competition's
+    landmark columns is one; None for our own shards (and files that are neither)."""
+    suffix = path.suffix.lower()
+    if suffix == ".pose":
+        return "pose_format"
+    if suffix == ".npy":
+        try:
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        except (ValueError, OSError) as exc:
+            raise VideoError(f"not a readable npy file: {exc}") from exc
+        return "mediapipe_npy" if len(shape) == 2 else "sam_slr"
+    if suffix == SHARD_SUFFIX:
+        import pyarrow.parquet as pq
+        try:
+            names = set(pq.read_schema(path).names)
+        except Exception:  # noqa: BLE001 - unreadable: the shard reader says why
+            return None
+        return "mediapipe_parquet" if LANDMARK_COLUMNS <= names else None
+    return None
 
 
 @dataclass
@@ -101,21 +128,26 @@ class ClipReader:
         try:
             if not path.is_file():
                 raise VideoError("file not found" if not path.exists() else "not a regular file")
-            if suffix == SHARD_SUFFIX:
+            importer = keypoint_importer(path)
+            if suffix == SHARD_SUFFIX and importer is None:
                 yield from self._read_shard(path)
                 return
-            frames = self._wholebody(path, suffix)
+            frames = self._wholebody(path, importer)
         except (VideoError, ValueError) as exc:
             yield Clip(str(path), None, str(exc))
             return
         points, mirrored = self.prepare(frames)
         yield Clip(str(path), points, mirrored=mirrored)
 
-    def _wholebody(self, path: Path, suffix: str) -> np.ndarray:
+    def _wholebody(self, path: Path, importer: str | None) -> np.ndarray:
         row = {"sample_id": path.stem, "video": str(path)}
-        if suffix in KEYPOINT_SUFFIXES:
-            importer = {**self.pose["importer"], "dir": str(path.parent)}
-            backend = make_backend({**self.pose, "backend": KEYPOINT_SUFFIXES[suffix], "importer": importer})
+        if importer is not None:
+            settings = {**self.pose["importer"], "dir": str(path.parent)}
+            try:
+                backend = make_backend({**self.pose, "backend": importer, "importer": settings})
+            except KeyError as exc:
+                raise VideoError(f"a {importer} file needs pose.importer.{exc.args[0]}, which this run's bundle "
+                                 f"does not record (made before that importer existed)") from exc
             return backend(row)
         if self._video_backend is None:
             settings = video_pose_settings(self.pose)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,8 @@ from ..evaluate.run_record import RUN, check_bundles_agree, read_bundle, read_ru
 from ..io import file_digest
 from ..train.bundle import BUNDLE, FORMAT
 from ..train.feeder import Feeder
-from ..train.loop import build_model, pick_device, predict_logits
+from ..train.loop import WeightsFileError, build_model, pick_device, predict_logits
+from ..train.loop import load_weights as load_torch_weights
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +80,11 @@ class TrainedRun:
 
 
 def load_weights(path: Path) -> dict:
-    """A model.pt, loaded weights-only. Refused: a file that would run code when unpickled, said
-    in a line that names it (torch's own message suggests weights_only=False, which would run it)."""
+    """A model.pt, loaded weights-only (train/loop.load_weights), its refusal as a RunError."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise RunError(f"{path}: refused: it holds objects other than tensors and plain data, which loading would "
-                       f"run as code; this pipeline never writes such a file, so do not load it another way") from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise RunError(f"{path}: not a readable model file ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
-            from exc
+        return load_torch_weights(path)
+    except WeightsFileError as exc:
+        raise RunError(str(exc)) from exc
 
 
 def load_stream(stream_dir: Path, name: str | None = None) -> StreamModel:

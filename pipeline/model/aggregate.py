@@ -8,7 +8,7 @@ accumulate into the sample's output, where the whole-batch version writes the ad
 every sample (up to 372 MB a unit), reads it back, writes an (N, S, C, T, V) product and sums
 it. The backward pass turns each sample's adjacency gradient into the weight and relation
 gradients at once, so that gradient never exists for the whole batch either. Same function,
-same saved tensors; measured gains are in the README. On CUDA the whole-batch version.
+same saved tensors; measured gains: docs/performance.md. On CUDA the whole-batch version.
 """
 from __future__ import annotations
 

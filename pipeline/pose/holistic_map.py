@@ -15,6 +15,8 @@ and COCO-WholeBody's left points are the person's left too. Nothing is mirrored.
   index, middle, ring, little finger, each base to tip); score 1 when the hand is found.
 - Pose points carry MediaPipe's visibility as the score.
 - Coordinates: MediaPipe's normalised x, y times the frame width, height (pixels).
+- A landmark given as NaN (the isolated-sign competition's parquet writes a part that was not
+  found as NaN rows) is not detected: (0, 0, 0), like a part given as None.
 """
 from __future__ import annotations
 
@@ -66,8 +68,8 @@ _MP_BODY = list(POSE_TO_COCO_BODY.values())
 def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None, left_hand: np.ndarray | None,
                           right_hand: np.ndarray | None, width: int, height: int) -> np.ndarray:
     """One frame. ``pose`` (33, 3) as normalised x, y, visibility; ``face`` (468, 2+),
-    hands (21, 2+) as normalised x, y; None where not detected. Returns (133, 3) float32
-    (x px, y px, score); undetected points are (0, 0, 0)."""
+    hands (21, 2+) as normalised x, y; None (or NaN points) where not detected. Returns
+    (133, 3) float32 (x px, y px, score); undetected points are (0, 0, 0)."""
     out = np.zeros((133, 3), np.float32)
     scale = np.array([width, height], np.float32)
     if pose is not None:
@@ -80,4 +82,5 @@ def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None, left
         if hand is not None:
             out[base:base + 21, :2] = hand[:, :2] * scale
             out[base:base + 21, 2] = 1.0
+    out[~np.isfinite(out).all(1)] = 0.0     # each point is a copy of one landmark: NaN marks exactly the missing
     return out

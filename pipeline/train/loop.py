@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import pickle
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -111,7 +112,7 @@ def build_optimizer(params: list, cfg: dict) -> torch.optim.Optimizer:
     """``train.optimizer``: ``sgd`` is the CTR-GCN family's (momentum, Nesterov, L2 weight
     decay), what the paper's recipes use. ``adamw`` (decoupled weight decay; momentum and
     nesterov unused) is the demo's: on its small encoder and few hundred steps it fits the
-    training clips within the time budget where SGD does not (README, "The demo dataset")."""
+    training clips within the time budget where SGD does not (docs/training.md, `train`)."""
     if cfg["optimizer"] == "sgd":
         return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], nesterov=cfg["nesterov"],
                                weight_decay=cfg["weight_decay"])
@@ -176,11 +177,29 @@ def save_torch(path: Path, obj: dict) -> None:
         tmp.write_bytes(buf.getvalue())
 
 
+class WeightsFileError(ValueError):
+    """A model file that cannot be loaded weights-only, named in one line."""
+
+
+def load_weights(path: str | Path) -> dict:
+    """A model.pt, loaded weights-only. Refused: a file that would run code when unpickled, said
+    in a line that names it (torch's own message suggests weights_only=False, which would run it)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise WeightsFileError(f"{path}: refused: it holds objects other than tensors and plain data, which "
+                               f"loading would run as code; this pipeline never writes such a file, so do not "
+                               f"load it another way") from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise WeightsFileError(f"{path}: not a readable model file ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0]})") from exc
+
+
 def load_trained(path: str | Path, edges: list[tuple[int, int]], device: torch.device
                  ) -> tuple[CTRGCN, TextAlignmentHeads | None]:
     """A model.pt's encoder + classifier and, when it kept them (``keep_heads``), its text
     heads; both in eval mode on ``device``. ``edges``: the keypoint preset's bone tree."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_weights(path)
     model = build_model(state["model_cfg"], state["num_class"], edges, state["num_points"])
     model.load_state_dict(state["model"])
     heads = None

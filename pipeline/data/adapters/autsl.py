@@ -23,7 +23,7 @@ def _layout(cfg: dict) -> str:
 
 
 def read_class_list(path: Path, gloss_column: str) -> list[str]:
-    table = pd.read_csv(path, keep_default_na=False)
+    table = pd.read_csv(path, keep_default_na=False, dtype={gloss_column: str})   # "010" stays "010"
     for col in ("ClassId", gloss_column):
         if col not in table.columns:
             raise DatasetLayoutError(f"{path}: no column {col!r} (has {', '.join(table.columns)})")

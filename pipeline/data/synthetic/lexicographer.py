@@ -183,7 +183,7 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _prose(rng: np.random.Generator, s: SignSpec, say: dict[str, str]) -> str:
+def _prose(s: SignSpec, say: dict[str, str]) -> str:
     """'The hand, a V handshape, palm down, is held under the chin and taps twice. Lips pursed.'"""
     sentences = []
     two = s.hands in ("symmetric", "alternating") and "hands" in say
@@ -212,7 +212,7 @@ def _prose(rng: np.random.Generator, s: SignSpec, say: dict[str, str]) -> str:
     return " ".join(sentences)
 
 
-def _notes(rng: np.random.Generator, s: SignSpec, say: dict[str, str]) -> str:
+def _notes(s: SignSpec, say: dict[str, str]) -> str:
     parts = []
     if "hands" in say:
         parts.append(f"Hands: {say['hands']}.")
@@ -266,7 +266,7 @@ def write_entry(s: SignSpec, rng: np.random.Generator, cfg: dict, headwords: dic
         kept = [details[i] for i in sorted(rng.permutation(len(details))[n_drop:])]
         stated = _wrong(rng, s, kept) if rng.uniform() < cfg["wrong_detail"] else s
         say = {d: _phrase(rng, stated, d) for d in kept}
-        body = (_prose if rng.uniform() < 0.6 else _notes)(rng, stated, say)
+        body = (_prose if rng.uniform() < 0.6 else _notes)(stated, say)
     others = [headwords.get(g, g) for g in glosses if g != s.gloss]
     remarks = [r.format(other=_pick(rng, others)) for r in rng.choice(_REMARKS, size=int(rng.integers(0, 3)),
                                                                     replace=False)]

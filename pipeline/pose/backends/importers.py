@@ -8,10 +8,14 @@
   like the mediapipe backend's output (pipeline/pose/holistic_map.py).
 
 Each video's file is looked up in `pose.importer.dir` by the video's stem, the video's
-file name, then the sample_id (`x.npy`, `x.mp4.npy`, `<sample_id>.npy`).
+file name, then the sample_id (`x.npy`, `x.mp4.npy`, `<sample_id>.npy`). The MediaPipe files
+(isolated-sign competition parquet, flat npy vectors) are in `mediapipe_files.py`, OpenPose's
+JSON in `openpose.py`.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,34 +26,77 @@ from ..holistic_map import holistic_to_wholebody
 from ..video import VideoError
 
 
-class _Importer:
+def clip_stems(row: dict) -> list[str]:
+    """The names a clip's keypoint file may have, in the order they are looked up."""
+    video = Path(str(row.get("video") or ""))
+    return [video.stem, video.name, str(row["sample_id"])] if video.name else [str(row["sample_id"])]
+
+
+def files_digest(files: list[Path]) -> str | None:
+    """sha256 over the names and contents of a clip's files (a folder of per-frame files)."""
+    h = hashlib.sha256()
+    for path in files:
+        digest = file_digest(path)
+        if digest is None:
+            return None
+        h.update(f"{path.name}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
+def numbered(files, pattern: str) -> list[Path]:
+    """Per-frame files in frame order: the integer ``pattern``'s group 1 reads from each name
+    (``0.npy`` .. ``57.npy``; OpenPose's ``clip_000000000057_keypoints.json``); 10 after 9."""
+    found = []
+    for path in files:
+        match = re.fullmatch(pattern, path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+class Importer:
+    """One clip's keypoints from a file (or a folder of per-frame files) in ``pose.importer.dir``,
+    as (T, 133, 3). A subclass names where a clip's file may be (``candidates``), the files
+    there (``files``) and how they read (``load``)."""
     suffix = ""
+    what = "file"          # what is looked for, in the not-found message
 
     def __init__(self, cfg: dict):
         if not cfg["dir"]:
-            raise ValueError(f"pose.importer.dir: the folder of the {self.suffix} files is not set")
+            raise ValueError(f"pose.importer.dir: the folder of the {self.what}s is not set")
         self.dir = Path(cfg["dir"])
         if not self.dir.is_dir():
             raise FileNotFoundError(f"{self.dir}: pose.importer.dir is not a folder")
         self.cfg = cfg
         self.meta: dict = {}
 
+    def candidates(self, stem: str) -> list[Path]:
+        return [self.dir / f"{stem}{self.suffix}"]
+
+    def files(self, path: Path) -> list[Path]:
+        return [path] if path.is_file() else []
+
+    def locate(self, row: dict) -> Path | None:
+        for stem in clip_stems(row):
+            for path in self.candidates(stem):
+                if self.files(path):
+                    return path
+        return None
+
     def source(self, row: dict) -> str:
-        video = Path(str(row.get("video") or ""))
-        names = [f"{video.stem}{self.suffix}", f"{video.name}{self.suffix}"] if video.name else []
-        names.append(f"{row['sample_id']}{self.suffix}")
-        for name in names:
-            if (self.dir / name).is_file():
-                return str(self.dir / name)
-        return str(self.dir / names[0])
+        return str(self.locate(row) or self.candidates(clip_stems(row)[0])[0])
 
     def digest(self, row: dict) -> str | None:
-        return file_digest(self.source(row))
+        path = self.locate(row)
+        if path is None:
+            return None
+        files = self.files(path)
+        return file_digest(path) if files == [path] else files_digest(files)
 
     def __call__(self, row: dict, progress=None) -> np.ndarray:
-        path = Path(self.source(row))
-        if not path.is_file():
-            raise VideoError(f"no {self.suffix} file for it in {self.dir} (file not found)")
+        path = self.locate(row)
+        if path is None:
+            raise VideoError(f"no {self.what} for it in {self.dir} (file not found)")
         frames = self.load(path)
         if len(frames) == 0:
             raise VideoError("no frames in the file")
@@ -59,9 +106,12 @@ class _Importer:
             progress.update(len(frames))
         return frames.astype(np.float32)
 
+    def load(self, path: Path) -> np.ndarray:
+        raise NotImplementedError
 
-class SamSlrNpy(_Importer):
-    name, suffix = "sam_slr", ".npy"
+
+class SamSlrNpy(Importer):
+    name, suffix, what = "sam_slr", ".npy", ".npy file"
     version = "sam_slr npy importer 1"
 
     def load(self, path: Path) -> np.ndarray:
@@ -79,8 +129,8 @@ class SamSlrNpy(_Importer):
         return arr
 
 
-class PoseFormatFile(_Importer):
-    name, suffix = "pose_format", ".pose"
+class PoseFormatFile(Importer):
+    name, suffix, what = "pose_format", ".pose", ".pose file"
     NEEDED = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
 
     @property

@@ -22,6 +22,13 @@ def _landmarks(lms, with_visibility: bool = False) -> np.ndarray | None:
     return np.array([(p.x, p.y) for p in lms.landmark], np.float32)
 
 
+def holistic_parts(result) -> tuple[np.ndarray | None, ...]:
+    """One Holistic result as normalised arrays: pose (33, 3: x, y, visibility), face (468, 2),
+    left hand, right hand (21, 2); None for a part not found."""
+    return (_landmarks(result.pose_landmarks, with_visibility=True), _landmarks(result.face_landmarks),
+            _landmarks(result.left_hand_landmarks), _landmarks(result.right_hand_landmarks))
+
+
 def mediapipe_version() -> str:
     try:
         import mediapipe
@@ -58,9 +65,6 @@ class MediaPipeHolistic(VideoBackend):
         with holistic_graph(self.cfg) as holistic:
 
             def estimate(rgb: np.ndarray) -> np.ndarray:
-                res = holistic.process(rgb)
                 h, w = rgb.shape[:2]
-                return holistic_to_wholebody(
-                    _landmarks(res.pose_landmarks, with_visibility=True), _landmarks(res.face_landmarks),
-                    _landmarks(res.left_hand_landmarks), _landmarks(res.right_hand_landmarks), w, h)
+                return holistic_to_wholebody(*holistic_parts(holistic.process(rgb)), w, h)
             yield estimate

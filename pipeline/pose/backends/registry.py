@@ -25,6 +25,9 @@ REGISTRY = {
     "mmpose": BackendEntry("pipeline.pose.backends.mmpose_backend:MmposeTopDown", "mmpose", True),
     "sam_slr": BackendEntry("pipeline.pose.backends.importers:SamSlrNpy", "importer", False),
     "pose_format": BackendEntry("pipeline.pose.backends.importers:PoseFormatFile", "importer", False),
+    "mediapipe_parquet": BackendEntry("pipeline.pose.backends.mediapipe_files:CompetitionParquet", "importer", False),
+    "mediapipe_npy": BackendEntry("pipeline.pose.backends.mediapipe_files:FlatVectors", "importer", False),
+    "openpose": BackendEntry("pipeline.pose.backends.openpose:OpenPoseJson", "importer", False),
 }
 BACKENDS = tuple(REGISTRY)
 READS_VIDEO = tuple(name for name, entry in REGISTRY.items() if entry.reads_video)

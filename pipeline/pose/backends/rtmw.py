@@ -1,9 +1,11 @@
 """RTMW / DWPose whole-body models exported to ONNX (SimCC heads, 133 COCO-WholeBody
 points), run with onnxruntime from a local file (`pose.rtmw.model`); nothing is downloaded.
 
-Top-down without a detector: the person box is the whole frame (isolated-sign videos
-show one signer), widened to the model's aspect ratio and padded by `box_padding`, as
-mmpose/rtmlib do for a detected box. Preprocessing as in mmpose: RGB, ImageNet mean/std.
+Top-down without a detector: the person box is the whole frame (`box: frame`; isolated-sign
+videos show one signer), or the box of MediaPipe Pose's body points (`box: person`, per clip or
+per frame: pipeline/pose/person_box.py), widened to the model's aspect ratio and padded by
+`box_padding`, as mmpose/rtmlib do for a detected box. Preprocessing as in mmpose: RGB,
+ImageNet mean/std.
 Decoding: the arg-max bin of each SimCC axis divided by the split ratio (the model's
 output length over its input size); the score is the smaller of the two maxima.
 """
@@ -14,21 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from ...io import file_digest
+from ..person_box import Box, body_points, frame_box, person_boxes
 from ..video import MIN_FRAMES
 from .video_backend import VideoBackend
 
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
-
-
-def frame_box(width: int, height: int, aspect: float, padding: float) -> tuple[np.ndarray, np.ndarray]:
-    """Centre and (w, h) of the whole-frame box at the model's aspect ratio (w / h)."""
-    w, h = float(width), float(height)
-    if w > h * aspect:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return np.array([width / 2, height / 2], np.float32), np.array([w, h], np.float32) * padding
 
 
 def crop_to_input(rgb: np.ndarray, center: np.ndarray, scale: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -77,10 +70,33 @@ class RtmwOnnx(VideoBackend):
         self.size = (shape[3], shape[2])
         self.cfg = cfg
         self.version = f"onnxruntime {ort.__version__} {Path(model).name} sha256:{file_digest(model)[:16]}"
+        if cfg["box"] == "person":
+            from .mediapipe_holistic import mediapipe_version
+            self.version += f"; person box from mediapipe {mediapipe_version()} pose"
+        self.boxes: list[Box] = []        # the last video's box per frame (what the hand-size report reads)
+        self._planned: list[Box] | None = None
+
+    @property
+    def aspect(self) -> float:
+        return self.size[0] / self.size[1]
+
+    def __call__(self, row: dict, progress=None) -> np.ndarray:
+        self.boxes, self._planned = [], None
+        if self.cfg["box"] == "person":
+            self._planned = person_boxes(*body_points(row["video"]), self.cfg, self.aspect)
+        return super().__call__(row, progress)
+
+    def box(self, rgb: np.ndarray) -> Box:
+        """This frame's box: the planned person box, or the whole frame."""
+        t = len(self.boxes)
+        if self._planned is not None and t < len(self._planned):
+            return self._planned[t]
+        h, w = rgb.shape[:2]
+        return frame_box(w, h, self.aspect, self.cfg["box_padding"])
 
     def estimate(self, rgb: np.ndarray) -> np.ndarray:
-        h, w = rgb.shape[:2]
-        center, scale = frame_box(w, h, self.size[0] / self.size[1], self.cfg["box_padding"])
+        center, scale = self.box(rgb)
+        self.boxes.append((center, scale))
         name = self.session.get_inputs()[0].name
         simcc_x, simcc_y = self.session.run(None, {name: crop_to_input(rgb, center, scale, self.size)})
         points = decode_simcc(simcc_x[0], simcc_y[0], self.size, center, scale)
