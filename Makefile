@@ -62,12 +62,15 @@ bench-clips: $(STAMP)
 # the published model at the SLR-500 recipe's batch, then through the real data path (busy fraction,
 # projected recipe time); then bf16 compiled (train.compile), fed the same way. A dry run on the
 # CPU: make bench-gpu DEVICE=cpu BATCH=2 STEPS=1 (3.5 minutes on 2 cores, compiling included)
+# PUBLIC=<checkout>/model/ctrgcn.py adds the public CTR-GCN itself (never shipped: CC BY-NC 4.0; on
+# a lent device, copy it to an ignored path such as .public/ctrgcn.py and carry that path)
 DEVICE ?= cuda
 BATCH  ?= 120
 STEPS  ?= 8
+PUBLIC ?=
 bench-gpu: $(STAMP)
 	$(BIN)/python -m pipeline benchmark train --config paper --device $(DEVICE) --batch $(BATCH) --steps $(STEPS) \
-		--precisions fp32 bf16 --feeder --json benchmark-train-$(DEVICE).json
+		--precisions fp32 bf16 --feeder --json benchmark-train-$(DEVICE).json $(if $(PUBLIC),--public $(PUBLIC))
 	$(BIN)/python -m pipeline benchmark train --config paper --device $(DEVICE) --batch $(BATCH) --steps $(STEPS) \
 		--precisions bf16 --compile --feeder --json benchmark-train-$(DEVICE)-compiled.json
 
