@@ -61,6 +61,7 @@ MESH_TO_FACE68 = [
 ]
 
 FACE_BASE, LEFT_HAND_BASE, RIGHT_HAND_BASE = 23, 91, 112
+PARTS = {"pose": 33, "face": 468, "left_hand": 21, "right_hand": 21}   # Holistic's parts and their sizes
 _COCO_BODY = list(POSE_TO_COCO_BODY)
 _MP_BODY = list(POSE_TO_COCO_BODY.values())
 
@@ -84,3 +85,13 @@ def holistic_to_wholebody(pose: np.ndarray | None, face: np.ndarray | None, left
             out[base:base + 21, 2] = 1.0
     out[~np.isfinite(out).all(1)] = 0.0     # each point is a copy of one landmark: NaN marks exactly the missing
     return out
+
+
+def holistic_frames(parts: dict[str, np.ndarray], width: int, height: int) -> np.ndarray:
+    """A clip: (T, n, 3) arrays per part (x, y normalised; the pose's third value its score), NaN
+    where a landmark was not found, a part left out not found anywhere -> (T, 133, 3)."""
+    frames = len(next(iter(parts.values())))
+    full = {**{name: np.full((frames, n, 3), np.nan, np.float32) for name, n in PARTS.items()}, **parts}
+    out = [holistic_to_wholebody(full["pose"][t], full["face"][t], full["left_hand"][t], full["right_hand"][t],
+                                 width, height) for t in range(frames)]
+    return np.stack(out) if out else np.zeros((0, 133, 3), np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...data.wholebody import mirror_permutation
 from ...io import file_digest
-from ..holistic_map import holistic_to_wholebody
+from ..holistic_map import PARTS, holistic_frames
 from ..video import VideoError
 
 
@@ -44,13 +44,13 @@ def files_digest(files: list[Path]) -> str | None:
 
 
 def numbered(files, pattern: str) -> list[Path]:
-    """Per-frame files in frame order: the integer ``pattern``'s group 1 reads from each name
-    (``0.npy`` .. ``57.npy``; OpenPose's ``clip_000000000057_keypoints.json``); 10 after 9."""
+    """Per-frame files in frame order: the integer ``pattern``'s group ``frame`` reads from each
+    name (``0.npy`` .. ``57.npy``; OpenPose's ``clip_000000000057_keypoints.json``); 10 after 9."""
     found = []
     for path in files:
         match = re.fullmatch(pattern, path.name)
         if match:
-            found.append((int(match.group(1)), path))
+            found.append((int(match.group("frame")), path))
     return [path for _, path in sorted(found)]
 
 
@@ -131,7 +131,7 @@ class SamSlrNpy(Importer):
 
 class PoseFormatFile(Importer):
     name, suffix, what = "pose_format", ".pose", ".pose file"
-    NEEDED = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")
+    NEEDED = ("POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS")  # PARTS' order
 
     @property
     def version(self) -> str:
@@ -154,13 +154,9 @@ class PoseFormatFile(Importer):
         w, h = pose.header.dimensions.width, pose.header.dimensions.height
         data = np.ma.getdata(pose.body.data)[:, 0, :, :2].astype(np.float32) / np.array([w, h], np.float32)
         conf = np.asarray(pose.body.confidence)[:, 0].astype(np.float32)
-        out = []
-        for t in range(len(data)):
-            def part(name, with_conf=False, t=t):
-                xy, c = data[t, span[name]], conf[t, span[name]]
-                if not (c > 0).any():
-                    return None
-                return np.concatenate([xy, c[:, None]], 1) if with_conf else xy
-            out.append(holistic_to_wholebody(part("POSE_LANDMARKS", True), part("FACE_LANDMARKS"),
-                                             part("LEFT_HAND_LANDMARKS"), part("RIGHT_HAND_LANDMARKS"), w, h))
-        return np.stack(out) if out else np.zeros((0, 133, 3), np.float32)
+        parts = {}
+        for part, component in zip(PARTS, self.NEEDED):
+            values = np.concatenate([data[:, span[component]], conf[:, span[component], None]], -1)
+            found = (conf[:, span[component]] > 0).any(1)          # a part with no confident point: not found
+            parts[part] = np.where(found[:, None, None], values, np.nan)
+        return holistic_frames(parts, w, h)

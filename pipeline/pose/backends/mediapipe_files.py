@@ -27,11 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..holistic_map import holistic_to_wholebody
+from ..holistic_map import PARTS, holistic_frames
 from ..video import VideoError
 from .importers import Importer, numbered
 
-PARTS = {"pose": 33, "face": 468, "left_hand": 21, "right_hand": 21}   # Holistic's parts and their sizes
 # the layouts the tutorial's variants write, by vector length: named in the error for another length
 KNOWN_LAYOUTS = {
     1662: ["pose:xyzv", "face:xyz", "left_hand:xyz", "right_hand:xyz"],
@@ -39,16 +38,6 @@ KNOWN_LAYOUTS = {
     1629: ["pose:xyz", "face:xyz", "left_hand:xyz", "right_hand:xyz"],
     225: ["pose:xyz", "left_hand:xyz", "right_hand:xyz"],
 }
-
-
-def holistic_frames(parts: dict[str, np.ndarray], width: int, height: int) -> np.ndarray:
-    """(T, n, 3) arrays per part (x, y normalised; the pose's third value its score), NaN where
-    a landmark was not found -> (T, 133, 3) as the mediapipe backend maps them."""
-    frames = len(next(iter(parts.values())))
-    none = {name: np.full((frames, n, 3), np.nan, np.float32) for name, n in PARTS.items()}
-    full = {**none, **parts}
-    return np.stack([holistic_to_wholebody(full["pose"][t], full["face"][t], full["left_hand"][t],
-                                           full["right_hand"][t], width, height) for t in range(frames)])
 
 
 class CompetitionParquet(Importer):
@@ -103,7 +92,7 @@ class FlatVectors(Importer):
 
     def files(self, path: Path) -> list[Path]:
         if path.is_dir():
-            return numbered(path.iterdir(), r"(\d+)\.npy")
+            return numbered(path.iterdir(), r"(?P<frame>\d+)\.npy")
         return super().files(path)
 
     def load(self, path: Path) -> np.ndarray:

@@ -57,7 +57,7 @@ BODY25_TO_COCO = {
 }
 _COCO = list(BODY25_TO_COCO)
 _BODY25 = list(BODY25_TO_COCO.values())
-FRAME_FILE = r".*_(\d+)_keypoints\.json"
+FRAME_FILE = r"(?P<clip>.+)_(?P<frame>\d+)_keypoints\.json"     # what --write_json names a frame's file
 SIZES = {"pose_keypoints_2d": 25, "face_keypoints_2d": 70, "hand_left_keypoints_2d": 21,
          "hand_right_keypoints_2d": 21}
 
@@ -113,9 +113,9 @@ class OpenPoseJson(Importer):
         if self._side_by_side is None:
             clips: dict[str, list[Path]] = {}
             for path in self.dir.iterdir():
-                match = re.fullmatch(r"(.+)_\d+_keypoints\.json", path.name)
+                match = re.fullmatch(FRAME_FILE, path.name)
                 if match:
-                    clips.setdefault(match.group(1), []).append(path)
+                    clips.setdefault(match.group("clip"), []).append(path)
             self._side_by_side = {clip: numbered(files, FRAME_FILE) for clip, files in clips.items()}
         return self._side_by_side
 
