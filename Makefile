@@ -58,21 +58,18 @@ bench: $(STAMP)
 bench-clips: $(STAMP)
 	$(BIN)/python -m pipeline benchmark clips --samples 125000 --steps 20 --json benchmark-clips.json
 
-# The GPU benchmark (issue 15), about 3 minutes on an H200 (at most ~8): ours fp32 and bf16 beside
-# the published model at the SLR-500 recipe's batch, then through the real data path (busy fraction,
-# projected recipe time); then bf16 compiled (train.compile), fed the same way. A dry run on the
-# CPU: make bench-gpu DEVICE=cpu BATCH=2 STEPS=1 (3.5 minutes on 2 cores, compiling included)
-# PUBLIC=<checkout>/model/ctrgcn.py adds the public CTR-GCN itself (never shipped: CC BY-NC 4.0; on
-# a lent device, copy it to an ignored path such as .public/ctrgcn.py and carry that path)
-DEVICE ?= cuda
-BATCH  ?= 120
-STEPS  ?= 8
-PUBLIC ?=
+# The GPU benchmark (issue 30), envs/bench-gpu.sh: the paper's encoder at batch 120 (SLR-500's recipe)
+# and 80 (AUTSL's), ours fp32 and bf16, the CTR-GC aggregation eager and fused (Triton), beside the
+# reference; then through the real data path (busy fraction, projected recipe hours); then bf16
+# compiled. PUBLIC=<checkout>/model/ctrgcn.py adds the public CTR-GCN itself (never shipped: CC BY-NC
+# 4.0). On a lent device machine: envs/gpu-check.sh (the fused op's GPU tests, then this). A dry run
+# on the CPU: make bench-gpu DEVICE=cpu BATCHES=2 STEPS=1
+DEVICE  ?= cuda
+BATCHES ?= 120 80
+STEPS   ?= 8
+PUBLIC  ?=
 bench-gpu: $(STAMP)
-	$(BIN)/python -m pipeline benchmark train --config paper --device $(DEVICE) --batch $(BATCH) --steps $(STEPS) \
-		--precisions fp32 bf16 --feeder --json benchmark-train-$(DEVICE).json $(if $(PUBLIC),--public $(PUBLIC))
-	$(BIN)/python -m pipeline benchmark train --config paper --device $(DEVICE) --batch $(BATCH) --steps $(STEPS) \
-		--precisions bf16 --compile --feeder --json benchmark-train-$(DEVICE)-compiled.json
+	PYTHON=$(BIN)/python DEVICE=$(DEVICE) BATCHES="$(BATCHES)" STEPS=$(STEPS) PUBLIC=$(PUBLIC) bash envs/bench-gpu.sh
 
 # The stage graph as a mermaid chart (GitHub and most markdown viewers draw it): dag.md
 dag: $(STAMP)

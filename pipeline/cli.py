@@ -281,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", action="store_true", help="train, CPU: each model's peak RSS in its own process")
     p.add_argument("--json", type=Path, help="train, clips, dag --seeds, rtmw-box: also write the results here")
     p.add_argument("--compile", action="store_true", help="train: also ours with torch.compile (train.compile)")
+    p.add_argument("--fused", default="auto", choices=["auto", "on", "off"],
+                   help="train: where train.fused_graph_conv with this value is on (auto: a CUDA GPU with Triton), "
+                   "ours in each precision both eager and with the fused Triton aggregation")
     p.add_argument("--public", type=Path, help="train, paper config: also the public CTR-GCN itself, from your "
                    "checkout's model/ctrgcn.py (never shipped or fetched: CC BY-NC 4.0)")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),

@@ -5,14 +5,27 @@ import platform
 from pathlib import Path
 
 
+def _cpuinfo() -> str | None:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+
+
+def _field(info: str, field: str) -> str | None:
+    return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith(field)), None)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (empty where the OS does not list them)."""
+    return set((_field(_cpuinfo() or "", "flags") or "").split())
+
+
 def cpu_model() -> str:
     """The CPU's model name and whether it has AMX (its bf16/int8 matrix units change float
     rounding in oneDNN's kernels, so results differ between CPUs with and without)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    info = _cpuinfo()
+    if info is None:
         return platform.processor() or platform.machine()
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                platform.machine())
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return f"{name} ({'with' if 'amx_tile' in flags else 'no'} AMX)"
+    name = _field(info, "model name") or platform.machine()
+    return f"{name} ({'with' if 'amx_tile' in cpu_flags() else 'no'} AMX)"

@@ -18,6 +18,13 @@ needs_fixture = pytest.mark.skipif(not FIXTURE.exists(),
                                           f"(set GSPMC_SHARED to its path)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_precision_probe_cache(tmp_path_factory):
+    """train.precision auto's CPU probe (pipeline/train/precision_probe.py) caches its answers
+    here, not in the user's cache: a test never reads what another session measured."""
+    os.environ["GSPMC_CACHE_DIR"] = str(tmp_path_factory.mktemp("gspmc-cache"))
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -1,19 +1,31 @@
-"""train.precision, train.prefetch and the epoch log's data and compute seconds
-(pipeline/train/accel.py): speed knobs that never change what the CPU trains."""
+"""train.precision (its CPU probe too), train.prefetch and the epoch log's data and compute
+seconds (pipeline/train/accel.py, precision_probe.py): speed knobs that never change what the
+CPU trains, except bf16 where chosen."""
+import json
 import threading
 import time
 
 import pytest
 import torch
-from test_train_steps import _job, _same, _weights
+from test_train_steps import MODEL_CFG, _job, _same, _weights
 
+from pipeline.model.ctrgcn import CTRGCN
+from pipeline.train import precision_probe
 from pipeline.train.accel import Timed, resolve_precision
-from pipeline.train.loop import TIMING_FIELDS, run_epoch, setup
+from pipeline.train.loop import TIMING_FIELDS, build_model, run_epoch, setup
+
+EDGES_4 = [(1, 0), (2, 1), (3, 2)]
 
 
-def test_auto_precision_is_fp32_on_the_cpu_and_fp16_needs_cuda():
+def _tiny() -> CTRGCN:
+    return build_model(MODEL_CFG, 3, EDGES_4, 4)
+
+
+def test_auto_precision_is_fp32_on_the_cpu_unless_its_probe_says_bf16_and_fp16_needs_cuda():
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("auto", cpu, lambda: "bf16") == "bf16"
+    assert resolve_precision("fp32", cpu, lambda: "bf16") == "fp32"          # only auto asks the probe
     assert resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
         resolve_precision("fp16", cpu)
@@ -78,3 +90,47 @@ def test_timed_raises_the_producers_error_in_the_consumer_and_close_stops_it():
     assert next(batches) == 0
     batches.close()                      # a loop left early (a non-finite loss)
     assert threading.active_count() == before and len(produced) <= 5
+
+
+def _probe(threads: int = 1) -> str:
+    return precision_probe.cpu_auto_precision(_tiny, MODEL_CFG, 4, 8, 4, threads)
+
+
+def test_the_cpu_probe_picks_bf16_only_where_it_measured_it_faster_and_caches_the_answer(monkeypatch, tmp_path):
+    monkeypatch.setenv("GSPMC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    timings = {"fp32": 1.0, "bf16": 1.0 / 1.05}                 # 1.05x: under MIN_GAIN
+    monkeypatch.setattr(precision_probe, "time_precisions", lambda *a: dict(timings))
+    assert _probe(threads=1) == "fp32"
+    timings["bf16"] = 1.0 / 1.5
+    assert _probe(threads=1) == "fp32"                           # cached: the shape was measured
+    assert _probe(threads=2) == "bf16"                           # another thread count is another shape
+    cache = json.loads((tmp_path / "precision-probe.json").read_text())
+    assert sorted(v["choice"] for v in cache.values()) == ["bf16", "fp32"]
+
+    def no_timing(*_):
+        raise AssertionError("timed again")
+    monkeypatch.setattr(precision_probe, "time_precisions", no_timing)
+    assert _probe(threads=2) == "bf16"
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"avx512f", "avx2"})
+    assert _probe(threads=3) == "fp32"                           # no bf16 units: not even timed
+
+
+def test_the_cpu_probe_times_the_encoder_without_touching_the_training_random_stream(monkeypatch, tmp_path):
+    monkeypatch.setenv("GSPMC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"amx_bf16"})
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    assert _probe() in ("fp32", "bf16")
+    assert torch.equal(torch.rand(4), expected)
+    (entry,) = json.loads((tmp_path / "precision-probe.json").read_text()).values()
+    assert entry["seconds_per_step"]["fp32"] > 0 and entry["seconds_per_step"]["bf16"] > 0
+
+
+def test_setup_trains_in_the_probes_choice_on_the_cpu(monkeypatch, tmp_path):
+    monkeypatch.setenv("GSPMC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"amx_bf16"})
+    monkeypatch.setattr(precision_probe, "time_precisions", lambda *a: {"fp32": 2.0, "bf16": 1.0})
+    assert setup(_job(tmp_path / "auto", precision="auto")).precision == "bf16"
+    assert setup(_job(tmp_path / "fp32", precision="fp32")).precision == "fp32"

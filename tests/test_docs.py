@@ -465,7 +465,7 @@ def test_a_wrong_command_is_caught(line, wrong):
     "gspmc predict VIDEO_OR_FOLDER... --run results/demo [-k 5] [--json out.json]",
     "python -m pipeline benchmark train --config paper --device cuda --precisions fp32 bf16 --compile",
     "PYTHON=python3.12 make demo",
-    "make bench-gpu DEVICE=cpu BATCH=2 STEPS=1",
+    "make bench-gpu DEVICE=cpu BATCHES=2 STEPS=1",
     "snakemake --profile workflow/profiles/slurm all",
     "snakemake --cores 16 tables --config dataset_root=/data/AUTSL",
 ])

@@ -6,7 +6,15 @@ import sys
 import pytest
 import torch
 
-from pipeline.benchmark.train import contenders, measure_feeder, measure_interleaved, train_flops_per_sample
+from pipeline.benchmark.train import (
+    contenders,
+    measure_feeder,
+    measure_interleaved,
+    paired_ratio,
+    recipe_hours,
+    train_flops_per_sample,
+)
+from pipeline.model.ctrgcn import CTRGraphConv
 
 TINY = {"model": {"base_channels": 8, "num_units": 2, "stride_units": [2], "temporal_kernel": 3,
                   "dilations": [1, 2], "dropout": 0.0},
@@ -33,7 +41,29 @@ def test_every_contender_is_timed_and_the_counts_are_real():
 def test_the_feeder_path_reports_where_the_time_went():
     f = measure_feeder(TINY, steps=2, threads=1, device_name="cpu", precision="fp32")
     assert f["samples_per_s"] > 0 and 0 <= f["data_wait_fraction"] <= 1 and 0 < f["busy_fraction"] <= 1.01
-    assert f["slr500_recipe_hours"] > 0
+    assert f["recipe_hours"] == {}            # no paper recipe trains at batch 4
+
+
+def test_a_rate_projects_only_the_recipes_of_its_batch():
+    assert recipe_hours(1000.0, 120) == {"slr500": 87_500 * 110 / 1000 / 3600}
+    assert recipe_hours(1000.0, 80) == {"autsl": 28_142 * 110 / 1000 / 3600}
+    assert recipe_hours(1000.0, 16) == {}
+
+
+def test_the_paired_ratio_is_the_geometric_mean_of_the_rounds_with_its_interval():
+    q = paired_ratio([1.0, 2.0, 4.0], [1.1, 2.2, 4.4])         # 10 % faster in every round
+    assert q["ratio"] == pytest.approx(1.1) and q["low"] == pytest.approx(1.1) and q["rounds"] == 3
+    q = paired_ratio([1.0, 1.0, 1.0, 1.0], [1.2, 0.9, 1.1, 0.8])
+    assert q["low"] < 1 < q["high"]
+
+
+def test_fused_contenders_run_ours_with_the_fused_aggregation_and_the_rest_eager():
+    racers = contenders(TINY, torch.device("cpu"), ["fp32", "bf16"], with_mc=True, fused=(False, True))
+    names = [r.name for r in racers]
+    assert names == ["reference", "ours fp32", "ours fp32 fused", "ours bf16", "ours bf16 fused", "ours fp32 CE+MC"]
+    for r in racers:
+        flags = {m.fused for m in r.model.modules() if isinstance(m, CTRGraphConv)}
+        assert flags == ({True} if r.name.endswith("fused") else ({False} if r.name != "reference" else set()))
 
 
 @pytest.mark.slow
@@ -99,6 +129,7 @@ def test_the_public_model_is_loaded_from_a_checkout_on_our_graph_and_timed(tmp_p
     r = measure_interleaved(paper, steps=1, threads=1, precisions=("fp32", "bf16"), with_mc=False,
                             public=tmp_path / "ctrgcn.py")
     assert {"public fp32", "public bf16"} <= set(r["samples_per_s"]) and r["parameters"]["public"] == 87 * 3 * 5 + 5
+    assert r["reference_vs_public"]["rounds"] == 1 and r["reference_vs_public"]["ratio"] > 0
     with pytest.raises(ValueError, match="use --config paper"):
         measure_interleaved(TINY, steps=1, threads=1, public=tmp_path / "ctrgcn.py")
     (tmp_path / "other.py").write_text("class Model:\n    def __init__(self, x):\n        pass\n")

@@ -31,7 +31,8 @@ MODEL_CFG = {"base_channels": 8, "num_units": 2, "stride_units": [2], "temporal_
              "dilations": [1, 2], "dropout": 0.0}
 CFG = {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "nesterov": True,
        "epochs": 2, "batch_size": 4, "warmup_epochs": 1, "lr_steps": [1], "lr_decay": 0.1, "threads": 1,
-       "device": "cpu", "precision": "auto", "compile": False, "deterministic": True, "prefetch": 2}
+       "device": "cpu", "precision": "auto", "compile": False, "fused_graph_conv": "auto",
+       "deterministic": True, "prefetch": 2}
 
 
 def _feeder(n=8, seed=0) -> Feeder:

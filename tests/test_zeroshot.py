@@ -163,7 +163,8 @@ def test_kept_heads_are_saved_and_loaded(tmp_path):
                  "dilations": [1, 2], "dropout": 0.0}
     cfg = {"optimizer": "adamw", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "nesterov": True,
            "epochs": 1, "batch_size": 4, "warmup_epochs": 0, "lr_steps": [], "lr_decay": 0.1, "threads": 1,
-           "device": "cpu", "precision": "auto", "compile": False, "deterministic": True, "prefetch": 2}
+           "device": "cpu", "precision": "auto", "compile": False, "fused_graph_conv": "auto",
+           "deterministic": True, "prefetch": 2}
     for keep in (True, False):
         out = tmp_path / str(keep)
         train_stream(feeder, None, feeder, 2, edges, model_cfg, cfg, 0, out, "fp", mc, keep_heads=keep)

@@ -202,7 +202,7 @@ def run_benchmark(args, params: dict) -> None:
         from ..io import write_json
         from .train import run_train_benchmark
         results = run_train_benchmark(params, args.config, args.steps, args.device, args.precisions, args.batch,
-                                      args.feeder, args.memory, args.compile, args.public)
+                                      args.feeder, args.memory, args.compile, args.public, args.fused)
         if args.json is not None:
             write_json(args.json, results)
     elif args.what == "clips":

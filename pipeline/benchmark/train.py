@@ -14,6 +14,7 @@ of the paper's SLR-500 recipe at that rate.
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import subprocess
@@ -25,11 +26,12 @@ import numpy as np
 import torch
 
 from ..data.wholebody import PART_NAMES, get_preset
-from ..model.ctrgcn import count_parameters
+from ..experiment.stats import paired_interval
+from ..model.ctrgcn import count_parameters, use_fused_graph_conv
 from ..model.heads import TextAlignmentHeads
 from ..model.reference import reference_from
 from ..text.bank import TextBank
-from ..train.accel import DTYPES, Timed, configure_backends, resolve_precision
+from ..train.accel import DTYPES, Timed, configure_backends, resolve_fused_graph_conv, resolve_precision
 from ..train.feeder import Feeder
 from ..train.loop import (
     MCSetup,
@@ -49,8 +51,10 @@ from .public import load_public, public_matches
 PAPER = {"model": {"base_channels": 64, "num_units": 10, "stride_units": [5, 8], "temporal_kernel": 5,
                    "dilations": [1, 2], "dropout": 0.0},
          "num_points": 87, "window": 64, "batch_size": 16, "num_class": 226}
-# SLR-500's training split (signers 1-36: 87,500 clips) and the recipe's epochs, for the projection
-SLR500_TRAIN_CLIPS, SLR500_EPOCHS = 87_500, 110
+# the paper's recipes, for the projected training time: training clips (SLR-500: signers 1-36;
+# AUTSL: its train split), epochs and batch (presets.<dataset>.train in params.yaml)
+RECIPES = {"slr500": {"clips": 87_500, "epochs": 110, "batch": 120},
+           "autsl": {"clips": 28_142, "epochs": 110, "batch": 80}}
 
 
 def shape_of(params: dict, which: str, batch_size: int | None = None) -> dict:
@@ -129,8 +133,9 @@ class _Contender:
     precision, compiled encoder) through the loop's own batch_loss and optimizer_step."""
 
     def __init__(self, name: str, model, device, precision: str, mc: MCSetup | None = None,
-                 compiled: bool = False):
+                 compiled: bool = False, fused: bool = False):
         self.name, self.model, self.device, self.mc = name, model.to(device), device, mc
+        use_fused_graph_conv(model, fused)
         heads = bank = None
         if mc is not None:
             heads = TextAlignmentHeads(model.out_channels, mc.bank.dim, mc.part_joints).to(device)
@@ -139,7 +144,7 @@ class _Contender:
         optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
         self.trainer = Trainer(device, self.model, heads, bank, optimizer, precision,
                                encode=torch.compile(self.model.features) if compiled else None)
-        self.seconds, self.samples, self.peak_bytes = 0.0, 0, 0
+        self.seconds, self.samples, self.peak_bytes, self.step_seconds = 0.0, 0, 0, []
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return batch_loss(self.trainer, self.mc, x, y)[0]
@@ -171,20 +176,23 @@ class _Contender:
         started = time.perf_counter()
         self.step(x, y)
         _sync(self.device)
-        self.seconds += time.perf_counter() - started
+        self.step_seconds.append(time.perf_counter() - started)
+        self.seconds += self.step_seconds[-1]
         self.samples += len(y)
         if self.device.type == "cuda":
             self.peak_bytes = max(self.peak_bytes, torch.cuda.max_memory_allocated(self.device))
 
 
 def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc: bool = True,
-               compiled: bool = False, reference: bool = True, public: Path | None = None) -> list[_Contender]:
+               compiled: bool = False, reference: bool = True, public: Path | None = None,
+               fused: tuple[bool, ...] = (False,)) -> list[_Contender]:
     """The reference in fp32 (the public model has no mixed precision; left out with
-    ``reference=False``), ours in each precision (and compiled, with ``compiled``), and ours
-    fp32 with the MC heads and terms: all from one set of initial weights, so every
-    contender does the same work. With ``public`` (a checkout's model/ctrgcn.py, at the
-    paper's shape only), the public model itself in fp32 and under each other precision's
-    autocast, with its own initial weights."""
+    ``reference=False``), ours in each precision (and compiled, with ``compiled``) once per
+    ``fused`` setting (the aggregation eager, then as the Triton kernels), and ours fp32 with
+    the MC heads and terms: all from one set of initial weights, so every contender does the
+    same work. With ``public`` (a checkout's model/ctrgcn.py, at the paper's shape only), the
+    public model itself in fp32 and under each other precision's autocast, with its own
+    initial weights."""
     preset = _preset_for(shape)
     torch.manual_seed(0)
     ours = build_model(shape["model"], shape["num_class"], preset.edges, preset.num_points)
@@ -204,9 +212,11 @@ def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc
             model = load_public(public, shape["num_class"], preset.edges, preset.num_points)
             out.append(_Contender(f"public {precision}", model, device, precision))
     for precision in precisions:
-        out.append(_Contender(f"ours {precision}", copy_of_ours(), device, precision))
-        if compiled:                          # train.compile: the encoder's forward through torch.compile
-            out.append(_Contender(f"ours {precision} compiled", copy_of_ours(), device, precision, compiled=True))
+        for on in fused:
+            name = f"ours {precision}" + (" fused" if on else "")
+            out.append(_Contender(name, copy_of_ours(), device, precision, fused=on))
+            if compiled:                      # train.compile: the encoder's forward through torch.compile
+                out.append(_Contender(f"{name} compiled", copy_of_ours(), device, precision, compiled=True, fused=on))
     if with_mc:
         mc = MCSetup(random_bank(shape["num_class"]), list(TERMS), 0.1, 0.5,
                      {k: list(v) for k, v in preset.parts.items()})
@@ -214,33 +224,48 @@ def contenders(shape: dict, device: torch.device, precisions: list[str], with_mc
     return out
 
 
+def paired_ratio(numerator: list[float], denominator: list[float]) -> dict:
+    """The speed ratio of two contenders from their step times in the same rounds: the
+    geometric mean of the per-round ratios (denominator's time over numerator's) and its 95 %
+    t-interval, so a claim such as "within 3 %" comes with the spread that bounds it."""
+    logs = paired_interval(np.log(numerator).tolist(), np.log(denominator).tolist())
+    return {"ratio": math.exp(logs["mean"]), "low": math.exp(logs["low"]), "high": math.exp(logs["high"]),
+            "rounds": logs["n"]}
+
+
 def measure_interleaved(shape: dict, steps: int, threads: int, device_name: str = "cpu",
                         precisions: tuple[str, ...] = ("fp32",), with_mc: bool = True, compiled: bool = False,
-                        public: Path | None = None) -> dict:
+                        public: Path | None = None, fused: str = "off") -> dict:
     """samples/s of every contender, one step of each in turn, ``steps`` rounds after a
-    warm-up round (allocator, kernels, cuDNN plans)."""
+    warm-up round (allocator, kernels, cuDNN plans); every other round in reverse order, so
+    no contender always follows the same one. ``fused`` (train.fused_graph_conv's values):
+    where it resolves on, ours in each precision both eager and fused."""
     keep_freed_memory()
     torch.set_num_threads(threads)
     device = pick_device(device_name)
     resolved = [resolve_precision(p, device) for p in precisions]
-    racers = contenders(shape, device, list(dict.fromkeys(resolved)), with_mc, compiled, public=public)
+    modes = (False, True) if resolve_fused_graph_conv(fused, device) else (False,)
+    racers = contenders(shape, device, list(dict.fromkeys(resolved)), with_mc, compiled, public=public, fused=modes)
     x = torch.randn(shape["batch_size"], 3, shape["window"], shape["num_points"], device=device)
     y = torch.randint(0, shape["num_class"], (shape["batch_size"],), device=device)
     for racer in racers:
         racer.step(x, y)
-    for _ in range(steps):
-        for racer in racers:
+    for k in range(steps):
+        for racer in racers if k % 2 == 0 else racers[::-1]:
             racer.timed_step(x, y)
     rates = {r.name: r.samples / r.seconds for r in racers}
     first = {}                                   # each family's first model: what its parameters count
     for r in racers:
         first.setdefault(r.name.split()[0], r.model)
     saved = {r.name: r.saved_for_backward_mib(x, y) for r in racers}
+    times = {r.name: r.step_seconds for r in racers}
     result = {"device": str(device), "threads": threads, "steps": steps, "samples_per_s": rates,
-              "saved_for_backward_mib": saved,
+              "step_seconds": times, "saved_for_backward_mib": saved,
               "parameters": {name: count_parameters(first[name]) for name in ("reference", "ours", "public")
                              if name in first},
               "shape": {k: shape[k] for k in ("num_points", "window", "batch_size", "num_class")}}
+    if "public fp32" in times and "reference" in times:
+        result["reference_vs_public"] = paired_ratio(times["reference"], times["public fp32"])
     if device.type == "cuda":
         result["peak_memory_mib"] = {r.name: r.peak_bytes / 2 ** 20 for r in racers}
         result["gpu"] = torch.cuda.get_device_name(device)
@@ -287,8 +312,14 @@ def synthetic_feeder(shape: dict, clips: int, stream: str = "bone", seed: int = 
                   preset.parents, shape["window"], 0.5, 0.95, shape["window"])   # CTR-GCN's floor: its window
 
 
+def recipe_hours(rate: float, batch_size: int) -> dict:
+    """Projected wall time of each paper recipe (``RECIPES``) trained at ``rate`` samples/s:
+    only the recipes whose batch is the one measured (a rate holds for its batch size)."""
+    return {name: r["clips"] * r["epochs"] / rate / 3600 for name, r in RECIPES.items() if r["batch"] == batch_size}
+
+
 def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, precision: str,
-                   prefetch: int = 2, compiled: bool = False) -> dict:
+                   prefetch: int = 2, compiled: bool = False, fused: bool = False) -> dict:
     """Ours through the real data path: batches from a Feeder (crop-resize, stream), made
     ``prefetch`` ahead in a thread, pinned and copied as training does. Busy fraction: the
     device time of the steps (CUDA events; on the CPU the step time) over the wall time."""
@@ -296,7 +327,8 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
     torch.set_num_threads(threads)
     device = pick_device(device_name)
     precision = resolve_precision(precision, device)
-    racer = contenders(shape, device, [precision], with_mc=False, compiled=compiled, reference=False)[-1]
+    racer = contenders(shape, device, [precision], with_mc=False, compiled=compiled, reference=False,
+                       fused=(fused,))[-1]
     feeder = synthetic_feeder(shape, shape["batch_size"] * (steps + 1))
     rng = np.random.default_rng(0)
     batches = Timed(tensor_batches(feeder.batches(shape["batch_size"], rng, drop_last=True), device), prefetch)
@@ -325,41 +357,52 @@ def measure_feeder(shape: dict, steps: int, threads: int, device_name: str, prec
     finally:
         batches.close()
     rate = steps * shape["batch_size"] / wall
-    return {"precision": precision, "compiled": compiled, "samples_per_s": rate, "busy_fraction": busy / wall,
-            "data_wait_fraction": batches.waited / wall, "prefetch": prefetch,
-            "slr500_recipe_hours": SLR500_TRAIN_CLIPS * SLR500_EPOCHS / rate / 3600}
+    return {"precision": precision, "compiled": compiled, "fused": fused, "samples_per_s": rate,
+            "busy_fraction": busy / wall, "data_wait_fraction": batches.waited / wall, "prefetch": prefetch,
+            "batch_size": shape["batch_size"], "recipe_hours": recipe_hours(rate, shape["batch_size"])}
+
+
+def _versus(rate: float, base: float | None, label: str) -> str:
+    return f"  {rate / base:5.2f}x {label}" if base else ""
 
 
 def run_train_benchmark(params: dict, which: str, steps: int, device: str, precisions: list[str],
                         batch_size: int | None, feeder: bool, memory: bool, compiled: bool = False,
-                        public: Path | None = None) -> list[dict]:
+                        public: Path | None = None, fused: str = "auto") -> list[dict]:
     results = []
     # the cuDNN flags training runs with (train.deterministic): the benchmark times what trains
     deterministic, dev = params["train"]["deterministic"], pick_device(device)
     configure_backends(deterministic, dev)
+    fused_on = resolve_fused_graph_conv(fused, dev)
     for name in ["demo", "paper"] if which == "both" else [which]:
         shape = shape_of(params, name, batch_size)
         # the demo trains with train.threads per job; the paper's size gets the machine's cores
         threads = params["train"]["threads"] if name == "demo" else len(os.sched_getaffinity(0))
         with_public = public if name == "paper" else None        # its widths are the paper's
-        r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled, public=with_public)
+        r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled,
+                                public=with_public, fused=fused)
         r["config"], r["deterministic"] = name, deterministic
         rates = r["samples_per_s"]
         ref = rates["reference"]
-        public_ref = rates.get("public fp32")
+        public_fp32, public_bf16 = rates.get("public fp32"), rates.get("public bf16")
+        peaks = r.get("peak_memory_mib", {})
         print(f"{name}: V={shape['num_points']} T={shape['window']} batch {shape['batch_size']} classes "
               f"{shape['num_class']}, {r['parameters']['ours']:,} parameters (reference "
-              f"{r['parameters']['reference']:,}), {r['device']}, {threads} thread(s), {steps} interleaved steps, "
-              f"train.deterministic {deterministic}",
-              flush=True)
+              f"{r['parameters']['reference']:,}), {r.get('gpu', r['device'])}, {threads} thread(s), {steps} "
+              f"interleaved steps, train.deterministic {deterministic}, fused graph conv "
+              f"{'on and off' if fused_on else 'off'}", flush=True)
         for racer, rate in rates.items():
-            mem = f", peak {r['peak_memory_mib'][racer]:.0f} MiB" if "peak_memory_mib" in r else ""
-            vs_public = f"  {rate / public_ref:5.2f}x the public fp32" if public_ref else ""
-            print(f"  {racer:18s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference{vs_public}  "
+            mem = f", peak {peaks[racer]:.0f} MiB" if racer in peaks else ""
+            if racer in peaks and peaks.get("public fp32"):
+                mem += f" ({100 * peaks[racer] / peaks['public fp32']:.0f} % of the public fp32's)"
+            print(f"  {racer:24s} {rate:8.2f} samples/s  {rate / ref:5.2f}x the reference"
+                  f"{_versus(rate, public_fp32, 'the public fp32')}{_versus(rate, public_bf16, 'the public bf16')}  "
                   f"{r['saved_for_backward_mib'][racer]:7.0f} MiB saved for backward{mem}", flush=True)
-        if public_ref:
-            print(f"  the reference is {100 * (ref / public_ref - 1):+.1f} % against the public code's speed "
-                  f"({with_public})", flush=True)
+        if "reference_vs_public" in r:
+            q = r["reference_vs_public"]
+            print(f"  the reference against the public code ({with_public}): {100 * (q['ratio'] - 1):+.1f} % "
+                  f"(95 % interval {100 * (q['low'] - 1):+.1f} to {100 * (q['high'] - 1):+.1f} % over {q['rounds']} "
+                  f"paired rounds)", flush=True)
         flops = train_flops_per_sample(shape)
         r["flops_per_sample"], r["matmul_peak_gflops"], r["flop_limit_samples_per_s"] = flops, {}, {}
         for precision in dict.fromkeys(resolve_precision(p, dev) for p in precisions):
@@ -367,22 +410,27 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
             peak = matmul_peak_gflops(dev, DTYPES[precision])
             limit = peak * 1e9 / flops
             r["matmul_peak_gflops"][precision], r["flop_limit_samples_per_s"][precision] = peak, limit
+            best = max(v for k, v in rates.items() if k.startswith(f"ours {precision}") and "CE+MC" not in k)
             print(f"  FLOP limit {precision}: {flops / 1e9:.1f} GFLOP per sample (train step, FlopCounterMode) over "
                   f"a measured {precision} matmul peak of {peak:.0f} GFLOP/s = {limit:.1f} samples/s; ours "
-                  f"{precision} is {100 * rates[f'ours {precision}'] / limit:.1f} % of it", flush=True)
+                  f"{precision} (its fastest) is {100 * best / limit:.1f} % of it", flush=True)
         if memory and dev.type == "cpu":
             r["peak_rss_mib"] = {w: peak_rss_alone(shape, w, 2, threads) for w in ("reference", "ours")}
             print(f"  peak RSS alone (2 steps, own process): reference {r['peak_rss_mib']['reference']:.0f} MiB, "
                   f"ours {r['peak_rss_mib']['ours']:.0f} MiB", flush=True)
         if feeder:
             # with --compile, the compiled encoder: the fastest consumer the data path must keep up with
-            r["feeder"] = [measure_feeder(shape, steps, threads, device, p, compiled=compiled) for p in precisions]
+            r["feeder"] = [measure_feeder(shape, steps, threads, device, p, compiled=compiled, fused=on)
+                           for p in precisions for on in ((False, True) if fused_on else (False,))]
             for f in r["feeder"]:
-                label = f"{f['precision']} compiled" if f["compiled"] else f["precision"]
+                label = " ".join([f["precision"], *(["fused"] if f["fused"] else []),
+                                  *(["compiled"] if f["compiled"] else [])])
+                hours = "; ".join(f"{ds} recipe ({RECIPES[ds]['epochs']} epochs x {RECIPES[ds]['clips']:,} clips, "
+                                  f"batch {RECIPES[ds]['batch']}) at this rate: {h:.2f} h"
+                                  for ds, h in f["recipe_hours"].items()) or "no paper recipe trains at this batch"
                 print(f"  through the feeder, ours {label}: {f['samples_per_s']:.2f} samples/s, device busy "
                       f"{100 * f['busy_fraction']:.0f} % of the wall time, waiting for data "
-                      f"{100 * f['data_wait_fraction']:.0f} %; SLR-500 recipe ({SLR500_EPOCHS} epochs x "
-                      f"{SLR500_TRAIN_CLIPS:,} clips) at this rate: {f['slr500_recipe_hours']:.1f} h", flush=True)
+                      f"{100 * f['data_wait_fraction']:.0f} %; {hours}", flush=True)
         results.append(r)
     return results
 

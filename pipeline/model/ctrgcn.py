@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from .aggregate import aggregate_subsets
+from .fused_aggregate import fused_aggregate
 from .relation_map import RelationMap
 
 
@@ -109,6 +110,8 @@ class CTRGraphConv(nn.Module):
         self.conv3 = nn.Conv2d(in_channels, S * out_channels, 1)
         self.conv4 = nn.Conv2d(S * R, S * out_channels, 1, groups=S)
         add_graph_conv_state(self, in_channels, out_channels, A, residual)
+        # the aggregation as the Triton kernels (fused_aggregate.py), set by use_fused_graph_conv
+        self.fused = False
         # conv1 and conv2 of every subset (2S convs of R rows), conv3 and conv4 (S convs each)
         fused = {self.conv12: 2 * S, self.conv3: S, self.conv4: S}
         for m in self.modules():
@@ -141,7 +144,7 @@ class CTRGraphConv(nn.Module):
         # after a matmul, now and then returns values off by up to 1e-4 (torch 2.13, measured)
         weight, rel = self.relations(x)
         x3 = pointwise_conv(x, self.conv3).view(N, S, C, T, V)
-        y = aggregate_subsets(x3, weight, rel)
+        y = (fused_aggregate if self.fused else aggregate_subsets)(x3, weight, rel)
         # in place on the BatchNorm's output, which its backward does not read
         y = self.bn(y)
         if isinstance(self.down, nn.Sequential):
@@ -309,6 +312,14 @@ class CTRGCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.features(x))
+
+
+def use_fused_graph_conv(model: nn.Module, on: bool) -> None:
+    """Every CTR-GC aggregation of ``model`` through the fused kernels (on) or eager (off):
+    the same function, so weights and state dicts are the same either way."""
+    for m in model.modules():
+        if isinstance(m, CTRGraphConv):
+            m.fused = on
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -4,7 +4,8 @@ computes. None of these change what is trained, only how fast: on the CPU the de
 (fp32, no compile) keep every result bit for bit as before.
 
 ``train.precision``: ``auto`` is bf16 on a CUDA device that supports it (Ampere and later:
-the A100/H100 the paper's recipes want) and fp32 elsewhere; ``fp16`` runs with a gradient
+the A100/H100 the paper's recipes want); on a CPU, bf16 where a short probe of the job's
+encoder measured it faster on that CPU (cached; precision_probe.py), else fp32; ``fp16`` runs with a gradient
 scaler; ``bf16`` on the CPU uses the bf16 units of CPUs that have them (AMX, AVX512-BF16)
 and is slower than fp32 on those that do not. Weights, optimiser state, BatchNorm statistics
 and the losses stay fp32 (autocast computes convs and matmuls in the low precision only).
@@ -16,21 +17,26 @@ included. CPU runs are deterministic either way.
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
 from contextlib import nullcontext
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 
+from ..model.fused_aggregate import triton_available
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+FUSED_GRAPH_CONV = ("auto", "on", "off")
 # the dtype each resolved precision computes its matmuls and convs in
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on a CUDA device with bf16 support, fp32 otherwise."""
+def resolve_precision(name: str, device: torch.device, cpu_auto: Callable[[], str] | None = None) -> str:
+    """``auto`` -> bf16 on a CUDA device with bf16 support; on the CPU ``cpu_auto()`` (the
+    training's probe, precision_probe.cpu_auto_precision) where given, else fp32."""
     if name not in PRECISIONS:
         raise ValueError(f"train.precision {name!r}: not one of {', '.join(PRECISIONS)}")
     if name != "auto":
@@ -38,7 +44,26 @@ def resolve_precision(name: str, device: torch.device) -> str:
             raise ValueError("train.precision fp16 needs a CUDA device (the CPU has no fp16 autocast for "
                              "training); use bf16 or fp32")
         return name
-    return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return cpu_auto() if cpu_auto is not None else "fp32"
+
+
+def resolve_fused_graph_conv(name: str, device: torch.device) -> bool:
+    """``train.fused_graph_conv``: whether the CTR-GC aggregation runs as the Triton kernels
+    (model/fused_aggregate.py). ``auto``: on a CUDA device with Triton installed (the CUDA
+    build of torch brings it); ``on`` refuses to start without them (or Triton's interpreter,
+    TRITON_INTERPRET=1, which runs the kernels on the CPU, slowly: tests only); ``off`` keeps
+    the eager aggregation, the CPU's path and the kernels' oracle."""
+    if name not in FUSED_GRAPH_CONV:
+        raise ValueError(f"train.fused_graph_conv {name!r}: not one of {', '.join(FUSED_GRAPH_CONV)}")
+    if name == "off":
+        return False
+    usable = triton_available() and (device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1")
+    if name == "on" and not usable:
+        raise ValueError(f"train.fused_graph_conv on: needs a CUDA device and Triton (device here: {device}, "
+                         f"Triton {'installed' if triton_available() else 'not installed'}); use auto or off")
+    return usable
 
 
 def autocast(precision: str, device: torch.device):

@@ -30,13 +30,14 @@ from tqdm import tqdm
 from ..guards import NonFiniteError, require_finite
 from ..io import atomic_path, write_json
 from ..metrics import accuracy_report
-from ..model.ctrgcn import CTRGCN, count_parameters
+from ..model.ctrgcn import CTRGCN, count_parameters, use_fused_graph_conv
 from ..model.graph import spatial_adjacency
 from ..model.heads import TextAlignmentHeads
 from ..text.bank import TextBank
-from .accel import Timed, autocast, configure_backends, grad_scaler, resolve_precision
+from .accel import Timed, autocast, configure_backends, grad_scaler, resolve_fused_graph_conv, resolve_precision
 from .feeder import Feeder
 from .mc import mc_losses, total_loss
+from .precision_probe import cpu_auto_precision
 from .schedule import learning_rate
 
 log = logging.getLogger(__name__)
@@ -293,12 +294,22 @@ def setup(job: TrainJob) -> Trainer:
                          f"({len(job.train)} clips): lower train.batch_size")
     job.outputs.model.parent.mkdir(parents=True, exist_ok=True)
     device = pick_device(cfg["device"])
-    precision = resolve_precision(cfg["precision"], device)
+    fused = resolve_fused_graph_conv(cfg["fused_graph_conv"], device)
     configure_backends(cfg["deterministic"], device)
     keep_freed_memory()
     torch.set_num_threads(cfg["threads"])
+
+    def encoder() -> CTRGCN:
+        return build_model(job.model_cfg, job.num_class, job.edges, job.num_points)
+
+    probe = partial(cpu_auto_precision, encoder, job.model_cfg, job.num_points, job.train.window,
+                    cfg["batch_size"], cfg["threads"])
+    precision = resolve_precision(cfg["precision"], device, probe)
     torch.manual_seed(job.seed)
-    model = build_model(job.model_cfg, job.num_class, job.edges, job.num_points).to(device)
+    model = encoder().to(device)
+    use_fused_graph_conv(model, fused)
+    log.info("%s: training on %s, precision %s, CTR-GC aggregation %s", job.out_dir, device, precision,
+             "fused (Triton)" if fused else "eager")
     heads, text_bank = None, None
     mc = job.mc
     if mc is not None and mc.terms:

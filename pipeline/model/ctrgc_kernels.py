@@ -1,0 +1,138 @@
+"""The Triton kernels of the fused CTR-GC aggregation (``fused_aggregate.py`` says what each
+computes and why). A module of its own because it imports Triton, and Triton decides at
+decoration time whether a kernel runs compiled or in its interpreter (TRITON_INTERPRET=1):
+``fused_aggregate`` imports it on first use only."""
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def mma(a, b, acc, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    """tl.dot, with bf16/fp16 operands widened to fp32 first under ``UPCAST`` (Triton's
+    interpreter multiplies bf16 wrongly; the widened product is exact, as the tensor cores'
+    is, and both sum in fp32)."""
+    if UPCAST:
+        a = a.to(tl.float32)
+        b = b.to(tl.float32)
+    return tl.dot(a, b, acc, input_precision=PRECISION)
+
+
+@triton.jit
+def adjacency_tile(w, rel_ptr, rel_base, offs_k, offs_v, offs_u, K, V,
+                   BK: tl.constexpr, BC: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
+                   PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    """A[c, v, u] for a block of channels: w (BC, BK) @ rel tile (BK, BV * BU), fp32."""
+    mask = (offs_k[:, None, None] < K) & (offs_v[None, :, None] < V) & (offs_u[None, None, :] < V)
+    ptrs = rel_ptr + rel_base + offs_k[:, None, None] * V * V + offs_v[None, :, None] * V + offs_u[None, None, :]
+    r = tl.load(ptrs, mask=mask, other=0.0)
+    a = mma(w, tl.reshape(r, (BK, BV * BU)), None, PRECISION, UPCAST)
+    return tl.reshape(a, (BC, BV, BU)), r
+
+
+@triton.jit
+def load_weight(w_ptr, s, offs_c, offs_k, C, K, dtype: tl.constexpr):
+    """weight[s, c, k] for a block of channels, (BC, BK), cast to ``dtype`` (rel's)."""
+    w = tl.load(w_ptr + (s * C + offs_c[:, None]) * K + offs_k[None, :],
+                mask=(offs_c[:, None] < C) & (offs_k[None, :] < K), other=0.0)
+    return w.to(dtype)
+
+
+@triton.jit
+def frames_at(ptr, row, offs_c, offs_t, offs_j, C, T, V):
+    """Pointers and mask of the (BC, BT, BJ) tile [row + c, t, j] of a (rows, T, V) tensor."""
+    ptrs = ptr + ((row + offs_c[:, None, None]) * T + offs_t[None, :, None]) * V + offs_j[None, None, :]
+    mask = (offs_c[:, None, None] < C) & (offs_t[None, :, None] < T) & (offs_j[None, None, :] < V)
+    return ptrs, mask
+
+
+@triton.jit
+def load_frames(ptr, row, offs_c, offs_t, offs_j, C, T, V):
+    ptrs, mask = frames_at(ptr, row, offs_c, offs_t, offs_j, C, T, V)
+    return tl.load(ptrs, mask=mask, other=0.0)
+
+
+@triton.jit
+def store_frames(ptr, row, offs_c, offs_t, offs_j, C, T, V, value):
+    ptrs, mask = frames_at(ptr, row, offs_c, offs_t, offs_j, C, T, V)
+    tl.store(ptrs, value.to(ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def forward_kernel(x3_ptr, w_ptr, rel_ptr, y_ptr, S, C, T, V, K,
+                   BC: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
+                   BK: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    """y[n, c, t, u] = sum_s sum_v x3[n, s, c, t, v] A[n, s, c, v, u] for one tile of y."""
+    n, cb, ub, tb = tl.program_id(0), tl.program_id(1), tl.program_id(2) // tl.cdiv(T, BT), \
+        tl.program_id(2) % tl.cdiv(T, BT)
+    offs_c = cb * BC + tl.arange(0, BC)
+    offs_u = ub * BU + tl.arange(0, BU)
+    offs_t = tb * BT + tl.arange(0, BT)
+    offs_k = tl.arange(0, BK)
+    acc = tl.zeros((BC, BT, BU), dtype=tl.float32)
+    for s in range(S):
+        w = load_weight(w_ptr, s, offs_c, offs_k, C, K, rel_ptr.dtype.element_ty)
+        for v0 in range(0, V, BV):
+            offs_v = v0 + tl.arange(0, BV)
+            a, _ = adjacency_tile(w, rel_ptr, (n * S + s) * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
+                                  PRECISION, UPCAST)
+            x = load_frames(x3_ptr, (n * S + s) * C, offs_c, offs_t, offs_v, C, T, V)
+            acc = mma(x, a.to(x.dtype), acc, PRECISION, UPCAST)
+    store_frames(y_ptr, n * C, offs_c, offs_t, offs_u, C, T, V, acc)
+
+
+@triton.jit
+def grad_x3_kernel(gy_ptr, w_ptr, rel_ptr, gx3_ptr, S, C, T, V, K,
+                   BC: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
+                   BK: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    """grad_x3[n, s, c, t, v] = sum_u grad_y[n, c, t, u] A[n, s, c, v, u] for one tile."""
+    ns, cb, vb, tb = tl.program_id(0), tl.program_id(1), tl.program_id(2) // tl.cdiv(T, BT), \
+        tl.program_id(2) % tl.cdiv(T, BT)
+    n, s = ns // S, ns % S
+    offs_c = cb * BC + tl.arange(0, BC)
+    offs_v = vb * BV + tl.arange(0, BV)
+    offs_t = tb * BT + tl.arange(0, BT)
+    offs_k = tl.arange(0, BK)
+    w = load_weight(w_ptr, s, offs_c, offs_k, C, K, rel_ptr.dtype.element_ty)
+    acc = tl.zeros((BC, BT, BV), dtype=tl.float32)
+    for u0 in range(0, V, BU):
+        offs_u = u0 + tl.arange(0, BU)
+        a, _ = adjacency_tile(w, rel_ptr, ns * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
+                              PRECISION, UPCAST)
+        g = load_frames(gy_ptr, n * C, offs_c, offs_t, offs_u, C, T, V)
+        acc = mma(g, tl.permute(a.to(g.dtype), (0, 2, 1)), acc, PRECISION, UPCAST)
+    store_frames(gx3_ptr, ns * C, offs_c, offs_t, offs_v, C, T, V, acc)
+
+
+@triton.jit
+def grad_relations_kernel(gy_ptr, x3_ptr, w_ptr, rel_ptr, grel_ptr, gw_part_ptr, S, C, T, V, K,
+                          BC: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
+                          BK: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    """Per (sample, subset, v-block, u-block): the adjacency's gradient G = x3^T @ grad_y for
+    each channel block, then grad_rel tile = sum over channel blocks of weight^T @ G, and
+    this tile's part of grad_weight, G @ rel^T (summed over tiles and samples by torch)."""
+    ns, vb, ub = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    n, s = ns // S, ns % S
+    offs_v = vb * BV + tl.arange(0, BV)
+    offs_u = ub * BU + tl.arange(0, BU)
+    offs_k = tl.arange(0, BK)
+    rmask = (offs_k[:, None, None] < K) & (offs_v[None, :, None] < V) & (offs_u[None, None, :] < V)
+    rel_tile = offs_k[:, None, None] * V * V + offs_v[None, :, None] * V + offs_u[None, None, :]
+    r = tl.reshape(tl.load(rel_ptr + ns * K * V * V + rel_tile, mask=rmask, other=0.0), (BK, BV * BU))
+    grel = tl.zeros((BK, BV * BU), dtype=tl.float32)
+    tile = vb * tl.num_programs(2) + ub
+    for c0 in range(0, C, BC):
+        offs_c = c0 + tl.arange(0, BC)
+        g_adj = tl.zeros((BC, BV, BU), dtype=tl.float32)
+        for t0 in range(0, T, BT):
+            offs_t = t0 + tl.arange(0, BT)
+            xt = tl.permute(load_frames(x3_ptr, ns * C, offs_c, offs_t, offs_v, C, T, V), (0, 2, 1))  # (BC, BV, BT)
+            g = load_frames(gy_ptr, n * C, offs_c, offs_t, offs_u, C, T, V)                           # (BC, BT, BU)
+            g_adj = mma(xt, g.to(xt.dtype), g_adj, PRECISION, UPCAST)
+        g_flat = tl.reshape(g_adj, (BC, BV * BU)).to(r.dtype)
+        w = load_weight(w_ptr, s, offs_c, offs_k, C, K, r.dtype)
+        grel = mma(tl.trans(w), g_flat, grel, PRECISION, UPCAST)
+        gw = mma(g_flat, tl.trans(r), None, PRECISION, UPCAST)                # (BC, BK)
+        tl.store(gw_part_ptr + ((ns * tl.num_programs(1) * tl.num_programs(2) + tile) * C + offs_c[:, None]) * K
+                 + offs_k[None, :], gw, mask=(offs_c[:, None] < C) & (offs_k[None, :] < K))
+    tl.store(grel_ptr + ns * K * V * V + rel_tile, tl.reshape(grel, (BK, BV, BU)).to(grel_ptr.dtype.element_ty),
+             mask=rmask)
