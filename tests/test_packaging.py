@@ -55,13 +55,15 @@ def test_the_mmpose_tier_pins_every_package_it_installs():
 def test_the_pinned_versions_satisfy_the_declared_ranges():
     """Exact pins in pyproject (torch, mediapipe) are the lock's pins."""
     project = _project()
-    pins = dict(line.split("==", 1) for line in (ROOT / "envs/requirements.txt").read_text().splitlines()
+    # an environment marker (triton: Linux only) follows its pin after a ';'
+    pins = dict(line.split(";")[0].strip().split("==", 1)
+                for line in (ROOT / "envs/requirements.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     pins = {_name(k): v for k, v in pins.items()}
     locked = [r for extra, reqs in project["optional-dependencies"].items() if extra not in NOT_LOCKED for r in reqs]
     for requirement in project["dependencies"] + locked:
         if "==" in requirement:
-            name, version = requirement.split("==")
+            name, version = requirement.split(";")[0].strip().split("==")
             assert pins[_name(name)] == version, requirement
 
 
