@@ -92,7 +92,7 @@ def forward_impl(x3: torch.Tensor, weight: torch.Tensor, rel: torch.Tensor) -> t
     cdiv = k.triton.cdiv
     grid = (N, cdiv(C, b.BC), cdiv(V, b.BU) * cdiv(T, b.BT))
     k.forward_kernel[grid](x3, weight, rel, y, S, C, T, V, K, BC=b.BC, BT=b.BT, BV=b.BV, BU=b.BU, BK=b.BK,
-                    num_warps=b.warps, **_precision(x3.dtype))
+                           num_warps=b.warps, **_precision(x3.dtype))
     return y
 
 
@@ -115,8 +115,8 @@ def backward_impl(grad_y: torch.Tensor, x3: torch.Tensor, weight: torch.Tensor,
     # one row of grad_weight's parts per (sample, subset, tile), summed here in a fixed order
     parts = torch.empty(N, S, tiles[0] * tiles[1], C, K, device=x3.device, dtype=torch.float32)
     k.grad_relations_kernel[(N * S, *tiles)](grad_y, x3, weight, rel, grad_rel, parts, S, C, T, V, K,
-                                      BC=b.BC, BT=b.BT, BV=b.tile, BU=b.tile, BK=b.BK, num_warps=b.warps,
-                                      **precision)
+                                             BC=b.BC, BT=b.BT, BV=b.tile, BU=b.tile, BK=b.BK, num_warps=b.warps,
+                                             **precision)
     grad_weight = parts.sum((0, 2)).to(weight.dtype)
     return grad_x3, grad_weight, grad_rel
 

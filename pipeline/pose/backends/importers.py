@@ -57,7 +57,7 @@ def numbered(files, pattern: str) -> list[Path]:
 class Importer:
     """One clip's keypoints from a file (or a folder of per-frame files) in ``pose.importer.dir``,
     as (T, 133, 3). A subclass names where a clip's file may be (``candidates``), the files
-    there (``files``) and how they read (``load``)."""
+    there (``list_files``) and how they read (``load``)."""
     suffix = ""
     what = "file"          # what is looked for, in the not-found message
 
@@ -69,11 +69,18 @@ class Importer:
             raise FileNotFoundError(f"{self.dir}: pose.importer.dir is not a folder")
         self.cfg = cfg
         self.meta: dict = {}
+        self._listed: dict[Path, list[Path]] = {}
 
     def candidates(self, stem: str) -> list[Path]:
         return [self.dir / f"{stem}{self.suffix}"]
 
     def files(self, path: Path) -> list[Path]:
+        """``list_files(path)``, listed once per run: a clip's source, digest and load all ask."""
+        if path not in self._listed:
+            self._listed[path] = self.list_files(path)
+        return self._listed[path]
+
+    def list_files(self, path: Path) -> list[Path]:
         return [path] if path.is_file() else []
 
     def locate(self, row: dict) -> Path | None:

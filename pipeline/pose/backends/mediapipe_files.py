@@ -90,10 +90,10 @@ class FlatVectors(Importer):
     def candidates(self, stem: str) -> list[Path]:
         return [self.dir / f"{stem}.npy", self.dir / stem]
 
-    def files(self, path: Path) -> list[Path]:
+    def list_files(self, path: Path) -> list[Path]:
         if path.is_dir():
             return numbered(path.iterdir(), r"(?P<frame>\d+)\.npy")
-        return super().files(path)
+        return super().list_files(path)
 
     def load(self, path: Path) -> np.ndarray:
         if path.is_dir():

@@ -103,7 +103,7 @@ class OpenPoseJson(Importer):
     def candidates(self, stem: str) -> list[Path]:
         return [self.dir / stem]
 
-    def files(self, path: Path) -> list[Path]:
+    def list_files(self, path: Path) -> list[Path]:
         if path.is_dir():
             return numbered(path.iterdir(), FRAME_FILE)
         return self.side_by_side().get(path.name, [])
