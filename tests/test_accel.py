@@ -134,3 +134,23 @@ def test_setup_trains_in_the_probes_choice_on_the_cpu(monkeypatch, tmp_path):
     monkeypatch.setattr(precision_probe, "time_precisions", lambda *a: {"fp32": 2.0, "bf16": 1.0})
     assert setup(_job(tmp_path / "auto", precision="auto")).precision == "bf16"
     assert setup(_job(tmp_path / "fp32", precision="fp32")).precision == "fp32"
+
+
+def test_jobs_started_together_share_one_probe(monkeypatch, tmp_path):
+    """Two stream jobs asking at once: one times, the other waits and reads its answer."""
+    monkeypatch.setenv("GSPMC_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"amx_bf16"})
+    calls = []
+
+    def slow_timing(*_):
+        calls.append(1)
+        time.sleep(0.3)
+        return {"fp32": 2.0, "bf16": 1.0}
+    monkeypatch.setattr(precision_probe, "time_precisions", slow_timing)
+    answers = []
+    jobs = [threading.Thread(target=lambda: answers.append(_probe())) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+    assert answers == ["bf16", "bf16"] and len(calls) == 1

@@ -17,6 +17,7 @@ the training's random stream is the same whether it ran or not.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -88,19 +89,30 @@ def cpu_auto_precision(make_model: Callable[[], nn.Module], model_cfg: dict, num
     if not any(flag in cpu_flags() for flag in BF16_FLAGS):
         return "fp32"
     key, path = probe_key(model_cfg, num_points, window, batch_size, threads), cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one job measures at a time: the stream jobs a DAG starts together wait for the first's
+    # answer instead of each timing its own under the others' load and caching another one
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = _read(path)
+        if cache.get(key, {}).get("choice") in ("fp32", "bf16"):
+            return cache[key]["choice"]
+        log.info("train.precision auto: timing fp32 and bf16 on this CPU for this encoder (once; cached in %s)",
+                 path)
+        seconds = time_precisions(make_model, num_points, window, batch_size)
+        gain = seconds["fp32"] / seconds["bf16"]
+        choice = "bf16" if gain >= MIN_GAIN else "fp32"
+        log.info("train.precision auto: bf16 steps %.2fx as fast as fp32 here -> %s", gain, choice)
+        cache[key] = {"choice": choice, "seconds_per_step": seconds, "bf16_gain": gain, "cpu": cpu_model(),
+                      "torch": torch.__version__, "threads": threads, "num_points": num_points, "window": window}
+        write_json(path, cache)
+    return choice
+
+
+def _read(path: Path) -> dict:
     try:
         cache = json.loads(path.read_text())
     except (OSError, ValueError):
-        cache = {}
-    if key in cache and cache[key].get("choice") in ("fp32", "bf16"):
-        return cache[key]["choice"]
-    log.info("train.precision auto: timing fp32 and bf16 on this CPU for this encoder (once; cached in %s)", path)
-    seconds = time_precisions(make_model, num_points, window, batch_size)
-    gain = seconds["fp32"] / seconds["bf16"]
-    choice = "bf16" if gain >= MIN_GAIN else "fp32"
-    log.info("train.precision auto: bf16 steps %.2fx as fast as fp32 here -> %s", gain, choice)
-    cache[key] = {"choice": choice, "seconds_per_step": seconds, "bf16_gain": gain, "cpu": cpu_model(),
-                  "torch": torch.__version__, "threads": threads, "num_points": num_points, "window": window}
-    write_json(path, cache)
-    return choice
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
