@@ -319,3 +319,13 @@ def test_a_model_saved_before_the_closing_batchnorms_were_fused_loads():
     fresh.load_state_dict(old)
     loaded = fresh.state_dict()
     assert loaded.keys() == new.keys() and all(torch.equal(loaded[k], new[k]) for k in new)
+
+
+def test_torch_compile_traces_the_encoder_in_one_graph():
+    """train.compile: the encoder's forward, relation map included, traces without a graph
+    break. An out= into the map's strided slice broke it once per unit, and with the paper's
+    ten units inductor then failed outright (torch 2.13, CPU: `aten.set_` on a fake tensor)."""
+    A = spatial_adjacency([(k, k - 1) for k in range(1, 10)], 10)
+    model = CTRGCN(4, A, base_channels=16, num_units=3, stride_units=[2])
+    explained = torch._dynamo.explain(model.features)(torch.randn(2, 3, 8, 10))
+    assert explained.graph_break_count == 0, [r.reason.splitlines()[0] for r in explained.break_reasons]

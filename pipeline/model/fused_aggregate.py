@@ -37,7 +37,8 @@ from types import SimpleNamespace
 
 import torch
 
-OP = "gspmc::ctrgc_aggregate"
+OP = "gspmc::ctrgc_aggregate"      # torch.ops.gspmc.ctrgc_aggregate once registered (``_register``)
+_registered = False
 
 
 def triton_available() -> bool:
@@ -121,10 +122,9 @@ def backward_impl(grad_y: torch.Tensor, x3: torch.Tensor, weight: torch.Tensor,
     return grad_x3, grad_weight, grad_rel
 
 
-@functools.cache
-def _op():
-    """The custom op (registered on first use): opaque to autograd and torch.compile alike,
-    with its own backward (another custom op, so a compiled graph can hold it too)."""
+def _register() -> None:
+    """The custom op and its backward (another custom op, so a compiled graph can hold it
+    too), registered on first use: opaque to autograd and torch.compile alike."""
     forward = torch.library.custom_op(OP, forward_impl, mutates_args=())
     backward = torch.library.custom_op(OP + "_backward", backward_impl, mutates_args=())
 
@@ -144,10 +144,13 @@ def _op():
         return backward(grad_y, *ctx.saved_tensors)
 
     forward.register_autograd(grad, setup_context=setup_context)
-    return forward
 
 
 def fused_aggregate(x3: torch.Tensor, weight: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
     """``aggregate.whole_batch_aggregate``'s function without the adjacency in memory:
     x3 (N, S, C, T, V), weight (S, C, K), rel (N, S, K, V*V) -> (N, C, T, V)."""
-    return _op()(x3, weight, rel)
+    global _registered
+    if not _registered:
+        _register()
+        _registered = True
+    return torch.ops.gspmc.ctrgc_aggregate(x3, weight, rel)

@@ -23,9 +23,14 @@ class RelationMap(torch.autograd.Function):
     def forward(ctx, x1: torch.Tensor, x2: torch.Tensor, PA: torch.Tensor) -> torch.Tensor:
         N, S, R, V = x1.shape
         rel = x1.new_empty(N, S, R + 2, V, V)
-        learned = rel[:, :, :R]
-        torch.sub(x1.unsqueeze(-2), x2.unsqueeze(-1), out=learned)
-        learned.tanh_()
+        # the difference written into the map's slice; torch.compile cannot trace an out= into a
+        # strided view (a graph break per unit), so there the same values are copied in
+        if torch.compiler.is_compiling():
+            rel[:, :, :R] = torch.tanh(x1.unsqueeze(-2) - x2.unsqueeze(-1))
+        else:
+            learned = rel[:, :, :R]
+            torch.sub(x1.unsqueeze(-2), x2.unsqueeze(-1), out=learned)
+            learned.tanh_()
         rel[:, :, R].fill_(1)
         rel[:, :, R + 1].copy_(PA.transpose(1, 2))
         ctx.save_for_backward(rel)
