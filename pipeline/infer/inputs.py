@@ -27,6 +27,8 @@ import numpy as np
 from ..data.keypoints import prepare_clip
 from ..data.shards import POSE_LAYOUT, read_shard
 from ..data.wholebody import NUM_WHOLEBODY, Preset
+from ..pose.backends.importers import PoseFormatFile, SamSlrNpy
+from ..pose.backends.mediapipe_files import CompetitionParquet, FlatVectors
 from ..pose.backends.registry import READS_VIDEO, make_backend
 from ..pose.video import VideoError
 from ..train.bundle import keypoint_spec
@@ -37,7 +39,6 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 KEYPOINT_SUFFIXES = (".npy", ".pose")
 SHARD_SUFFIX = ".parquet"
 KNOWN_SUFFIXES = VIDEO_SUFFIXES + KEYPOINT_SUFFIXES + (SHARD_SUFFIX,)
-LANDMARK_COLUMNS = {"frame", "type", "landmark_index", "x", "y"}    # the competition's parquet, not a shard
 
 
 def keypoint_importer(path: Path) -> str | None:
@@ -45,21 +46,22 @@ def keypoint_importer(path: Path) -> str | None:
     npy is SAM-SLR's, a 2-D one flat MediaPipe vectors; a parquet with the competition's
     landmark columns is one; None for our own shards (and files that are neither)."""
     suffix = path.suffix.lower()
-    if suffix == ".pose":
-        return "pose_format"
+    if suffix == PoseFormatFile.suffix:
+        return PoseFormatFile.name
     if suffix == ".npy":
         try:
             shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
         except (ValueError, OSError) as exc:
             raise VideoError(f"not a readable npy file: {exc}") from exc
-        return "mediapipe_npy" if len(shape) == 2 else "sam_slr"
+        return FlatVectors.name if len(shape) == 2 else SamSlrNpy.name
     if suffix == SHARD_SUFFIX:
         import pyarrow.parquet as pq
         try:
             names = set(pq.read_schema(path).names)
         except Exception:  # noqa: BLE001 - unreadable: the shard reader says why
             return None
-        return "mediapipe_parquet" if LANDMARK_COLUMNS <= names else None
+        # the competition's landmark parquet, not one of our shards
+        return CompetitionParquet.name if set(CompetitionParquet.COLUMNS) <= names else None
     return None
 
 
