@@ -29,9 +29,18 @@ log = logging.getLogger(__name__)
 INSTALL = ("pose.backend mmpose needs mmpose and its OpenMMLab stack, which this project does not pin: "
            "bash envs/mmpose-tier.sh <venv> builds it beside this project's torch (docs/pose.md) "
            "(or use pose.backend mediapipe, or rtmw with a local ONNX model)")
-# modules mmpose imports that the top-down heatmap path never uses -> the class names taken from them
-UNUSED_IMPORTS = {"mmcv.ops": "mmcv has no compiled ops (mmcv-lite)",
-                  "mmpose.visualization.simcc_vis": "torchvision is not installed"}
+
+
+def _found(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# modules mmpose imports that the top-down heatmap path never uses -> why one may not load here,
+# and the test that it cannot
+UNUSED_IMPORTS = {"mmcv.ops": ("mmcv has no compiled ops (mmcv-lite)",
+                               lambda: _found("mmcv") and not _found("mmcv._ext")),
+                  "mmpose.visualization.simcc_vis": ("torchvision is not installed",
+                                                     lambda: not _found("torchvision"))}
 
 
 def _stand_in(module: str, why: str) -> types.ModuleType:
@@ -54,11 +63,8 @@ def _stand_in(module: str, why: str) -> types.ModuleType:
 def import_mmpose_apis():
     """``mmpose.apis.init_model, inference_topdown``, with a stand-in for each of UNUSED_IMPORTS
     that cannot load here (logged)."""
-    found = importlib.util.find_spec
-    cannot = {"mmcv.ops": found("mmcv") is not None and found("mmcv._ext") is None,
-              "mmpose.visualization.simcc_vis": found("torchvision") is None}
-    for module, why in UNUSED_IMPORTS.items():
-        if cannot[module] and module not in sys.modules:
+    for module, (why, cannot_load) in UNUSED_IMPORTS.items():
+        if module not in sys.modules and cannot_load():
             sys.modules[module] = _stand_in(module, why)
             log.info("mmpose: a placeholder stands in for %s (%s; unused by top-down heatmap models)", module, why)
     try:
