@@ -26,7 +26,7 @@ def adjacency_tile(w, rel_ptr, rel_base, offs_k, offs_v, offs_u, K, V,
     ptrs = rel_ptr + rel_base + offs_k[:, None, None] * V * V + offs_v[None, :, None] * V + offs_u[None, None, :]
     r = tl.load(ptrs, mask=mask, other=0.0)
     a = mma(w, tl.reshape(r, (BK, BV * BU)), None, PRECISION, UPCAST)
-    return tl.reshape(a, (BC, BV, BU)), r
+    return tl.reshape(a, (BC, BV, BU))
 
 
 @triton.jit
@@ -58,23 +58,31 @@ def store_frames(ptr, row, offs_c, offs_t, offs_j, C, T, V, value):
 
 
 @triton.jit
+def tile_offsets(T, BC: tl.constexpr, BT: tl.constexpr, BJ: tl.constexpr):
+    """The grid of the forward and grad_x3 kernels: axis 0 the row (a sample, or a sample and
+    subset), axis 1 a block of channels, axis 2 a block of joints times a block of frames.
+    Returns the row and the channel, joint and frame offsets of this program's tile."""
+    frame_blocks = tl.cdiv(T, BT)
+    offs_c = tl.program_id(1) * BC + tl.arange(0, BC)
+    offs_j = (tl.program_id(2) // frame_blocks) * BJ + tl.arange(0, BJ)
+    offs_t = (tl.program_id(2) % frame_blocks) * BT + tl.arange(0, BT)
+    return tl.program_id(0), offs_c, offs_j, offs_t
+
+
+@triton.jit
 def forward_kernel(x3_ptr, w_ptr, rel_ptr, y_ptr, S, C, T, V, K,
                    BC: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
                    BK: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
     """y[n, c, t, u] = sum_s sum_v x3[n, s, c, t, v] A[n, s, c, v, u] for one tile of y."""
-    n, cb, ub, tb = tl.program_id(0), tl.program_id(1), tl.program_id(2) // tl.cdiv(T, BT), \
-        tl.program_id(2) % tl.cdiv(T, BT)
-    offs_c = cb * BC + tl.arange(0, BC)
-    offs_u = ub * BU + tl.arange(0, BU)
-    offs_t = tb * BT + tl.arange(0, BT)
+    n, offs_c, offs_u, offs_t = tile_offsets(T, BC, BT, BU)
     offs_k = tl.arange(0, BK)
     acc = tl.zeros((BC, BT, BU), dtype=tl.float32)
     for s in range(S):
         w = load_weight(w_ptr, s, offs_c, offs_k, C, K, rel_ptr.dtype.element_ty)
         for v0 in range(0, V, BV):
             offs_v = v0 + tl.arange(0, BV)
-            a, _ = adjacency_tile(w, rel_ptr, (n * S + s) * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
-                                  PRECISION, UPCAST)
+            a = adjacency_tile(w, rel_ptr, (n * S + s) * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
+                               PRECISION, UPCAST)
             x = load_frames(x3_ptr, (n * S + s) * C, offs_c, offs_t, offs_v, C, T, V)
             acc = mma(x, a.to(x.dtype), acc, PRECISION, UPCAST)
     store_frames(y_ptr, n * C, offs_c, offs_t, offs_u, C, T, V, acc)
@@ -85,19 +93,15 @@ def grad_x3_kernel(gy_ptr, w_ptr, rel_ptr, gx3_ptr, S, C, T, V, K,
                    BC: tl.constexpr, BT: tl.constexpr, BV: tl.constexpr, BU: tl.constexpr,
                    BK: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
     """grad_x3[n, s, c, t, v] = sum_u grad_y[n, c, t, u] A[n, s, c, v, u] for one tile."""
-    ns, cb, vb, tb = tl.program_id(0), tl.program_id(1), tl.program_id(2) // tl.cdiv(T, BT), \
-        tl.program_id(2) % tl.cdiv(T, BT)
+    ns, offs_c, offs_v, offs_t = tile_offsets(T, BC, BT, BV)
     n, s = ns // S, ns % S
-    offs_c = cb * BC + tl.arange(0, BC)
-    offs_v = vb * BV + tl.arange(0, BV)
-    offs_t = tb * BT + tl.arange(0, BT)
     offs_k = tl.arange(0, BK)
     w = load_weight(w_ptr, s, offs_c, offs_k, C, K, rel_ptr.dtype.element_ty)
     acc = tl.zeros((BC, BT, BV), dtype=tl.float32)
     for u0 in range(0, V, BU):
         offs_u = u0 + tl.arange(0, BU)
-        a, _ = adjacency_tile(w, rel_ptr, ns * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
-                              PRECISION, UPCAST)
+        a = adjacency_tile(w, rel_ptr, ns * K * V * V, offs_k, offs_v, offs_u, K, V, BK, BC, BV, BU,
+                           PRECISION, UPCAST)
         g = load_frames(gy_ptr, n * C, offs_c, offs_t, offs_u, C, T, V)
         acc = mma(g, tl.permute(a.to(g.dtype), (0, 2, 1)), acc, PRECISION, UPCAST)
     store_frames(gx3_ptr, ns * C, offs_c, offs_t, offs_v, C, T, V, acc)

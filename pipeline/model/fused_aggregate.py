@@ -47,6 +47,12 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
+def interpreting() -> bool:
+    """Whether Triton runs its kernels in its interpreter (on CPU tensors): TRITON_INTERPRET=1,
+    read when the kernels are first defined."""
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
 def _next_pow2(n: int, least: int = 16) -> int:
     return max(least, 1 << (int(n) - 1).bit_length())
 
@@ -68,7 +74,7 @@ def _kernels():
 def _precision(dtype: torch.dtype) -> dict:
     """The kernels' matmul settings: fp32 in IEEE unless torch allows TF32; bf16/fp16 in
     their dtype, or widened to IEEE fp32 under the interpreter (ctrgc_kernels.mma)."""
-    interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+    interpreted = interpreting()
     if dtype != torch.float32:
         return {"PRECISION": "ieee" if interpreted else "tf32", "UPCAST": interpreted}
     return {"PRECISION": "tf32" if torch.backends.cuda.matmul.allow_tf32 and not interpreted else "ieee",

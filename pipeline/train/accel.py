@@ -17,7 +17,6 @@ included. CPU runs are deterministic either way.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -26,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from ..model.fused_aggregate import triton_available
+from ..model.fused_aggregate import interpreting, triton_available
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 FUSED_GRAPH_CONV = ("auto", "on", "off")
@@ -59,7 +58,7 @@ def resolve_fused_graph_conv(name: str, device: torch.device) -> bool:
         raise ValueError(f"train.fused_graph_conv {name!r}: not one of {', '.join(FUSED_GRAPH_CONV)}")
     if name == "off":
         return False
-    usable = triton_available() and (device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1")
+    usable = triton_available() and (device.type == "cuda" or interpreting())
     if name == "on" and not usable:
         raise ValueError(f"train.fused_graph_conv on: needs a CUDA device and Triton (device here: {device}, "
                          f"Triton {'installed' if triton_available() else 'not installed'}); use auto or off")
