@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 30's device check, one call on a lent GPU machine (its python3 holds torch and Triton):
-# the fused CTR-GC aggregation's equivalence tests on the GPU, then envs/bench-gpu.sh. About 8
-# minutes on an H200; everything lands in $OUT (the device tool brings it back).
+# the fused CTR-GC aggregation's equivalence tests on the GPU, then envs/bench-gpu.sh, then what
+# the device's own Triton makes of the kernels (registers, spills, shared memory: `benchmark
+# kernels`, compiled for this GPU's architecture). About 8 minutes on an H200; everything lands
+# in $OUT (the device tool brings it back).
 #
 # Prepared here, before the call (both paths ignored by git, so they travel only when carried):
 #   .whl/     jsonschema and its pure-Python needs for the device's Python 3.12 (the CLI validates
@@ -23,3 +25,5 @@ fi
 python3 -m pytest -q -p no:cacheprovider tests/test_fused_aggregate.py tests/test_model.py 2>&1 | tee "$OUT/tests.txt"
 PYTHON=python3 STEPS=${STEPS:-6} PUBLIC=$([ -f .public/ctrgcn.py ] && echo .public/ctrgcn.py) \
   bash envs/bench-gpu.sh "$OUT" 2>&1 | tee "$OUT/bench.txt"
+arch=$(python3 -c "import torch; major, minor = torch.cuda.get_device_capability(); print(10 * major + minor)")
+python3 -m pipeline benchmark kernels --archs "$arch" --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.txt"

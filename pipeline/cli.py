@@ -266,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="training throughput and memory; describe cost; the demo DAG's time")
     p.add_argument("what", choices=["train", "describe", "dag", "pose", "rtmw-box", "clips",
-                                           "copy-share"])
+                                           "copy-share", "kernels"])
     p.add_argument("--seeds", type=int, help="dag: run the whole DAG for seeds 0..N-1, report mean ± sd")
     p.add_argument("--descriptions", type=Path, help="copy-share: a describe jsonl (default: the dataset's gsp)")
     p.add_argument("--steps", type=int, default=4, help="train: timed steps per contender; clips: batches fed")
@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "ours in each precision both eager and with the fused Triton aggregation")
     p.add_argument("--public", type=Path, help="train, paper config: also the public CTR-GCN itself, from your "
                    "checkout's model/ctrgcn.py (never shipped or fetched: CC BY-NC 4.0)")
+    p.add_argument("--archs", type=int, nargs="+", default=[80, 86, 89, 90],
+                   help="kernels: CUDA compute capabilities to compile the fused kernels for (no GPU needed)")
+    p.add_argument("--kernel-dtypes", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp16", "fp32", "tf32"],
+                   help="kernels: the element types (tf32: fp32 with torch's allow_tf32)")
     p.add_argument("--video", type=Path, default=Path("../shared/fixtures/video/signing-person.mp4"),
                    help="pose: the video to time the backends on; rtmw-box: to measure the hands in")
     p.add_argument("--copies", type=int, default=8, help="pose: copies of the video for the parallel run")

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.model import fused_aggregate as fused_module
 from pipeline.model.aggregate import whole_batch_aggregate
-from pipeline.model.fused_aggregate import fused_aggregate
+from pipeline.model.fused_aggregate import fused_aggregate, tiles_for
 from pipeline.train.accel import resolve_fused_graph_conv
 
 triton = pytest.importorskip("triton")
@@ -160,3 +161,36 @@ def test_fused_graph_conv_is_eager_on_the_cpu_and_on_refuses_to_start_without_cu
         resolve_fused_graph_conv("yes", cpu)
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert resolve_fused_graph_conv("on", cpu) is True
+
+
+def test_tiles_cap_frames_at_the_clip_and_grad_relations_holds_all_relation_channels():
+    assert tiles_for("forward_kernel", 64, 8, 2).BK == 16           # the adjacency 16 relation channels a step
+    assert tiles_for("grad_x3_kernel", 64, 32, 4).BK == 16
+    assert tiles_for("grad_x3_kernel", 12, 8, 2).BT == 16           # 12 frames: one block of 16
+    assert tiles_for("grad_x3_kernel", 64, 8, 2).BT == 32
+    assert tiles_for("grad_relations_kernel", 64, 8, 2).BK == 32     # padded to its least
+    assert tiles_for("grad_relations_kernel", 64, 34, 2).BK == 64    # all of K
+    assert tiles_for("grad_relations_kernel", 64, 8, 4).BK == 16
+
+
+@pytest.mark.slow
+def test_the_shipped_tiles_compile_without_spills_within_shared_memory(monkeypatch, tmp_path):
+    """Compiled ahead of time, no GPU: sm_90 (the H100/H200 the benchmark targets) and sm_86
+    (99 KB of shared memory per block, the least of the four) in bf16, sm_86 in fp32."""
+    from pipeline.benchmark.kernels import shipped_tile_report
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))         # compiled, not read from a cache
+    rows = shipped_tile_report((90, 86), ("bf16",)) + shipped_tile_report((86,), ("fp32",))
+    assert len(rows) == 15
+    bad = [(r["kernel"], r["dtype"], r["arch"], r["BT"], r["BK"], r["spill_bytes"], r["shared"]) for r in rows
+           if not r["fits"]]
+    assert not bad, bad
+
+
+@pytest.mark.slow
+def test_the_kernel_report_names_tiles_that_spill(monkeypatch, tmp_path):
+    """The tiles this module shipped before the report: 4 warps over a 16 x 32 x 32 tile spill."""
+    from pipeline.benchmark.kernels import compiled_resources
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(fused_module.TILES, ("forward_kernel", 2), (16, 32, 16, 32, 16, 4, 3))
+    row = compiled_resources("forward_kernel", "bf16", 90, 64, 8)
+    assert row["spill_bytes"] > 0 and not row["fits"] and row["num_warps"] == 4

@@ -7,6 +7,7 @@
     python -m pipeline benchmark pose    # frames/s per pose backend and with shards in parallel
     python -m pipeline benchmark rtmw-box   # a hand's size in RTMW's input: whole-frame vs person box
     python -m pipeline benchmark clips   # a training job's peak memory per clip store at 125k clips
+    python -m pipeline benchmark kernels # the fused Triton kernels' registers, spills, shared memory per GPU arch
 
 """
 from __future__ import annotations
@@ -205,6 +206,17 @@ def run_benchmark(args, params: dict) -> None:
                                       args.feeder, args.memory, args.compile, args.public, args.fused)
         if args.json is not None:
             write_json(args.json, results)
+    elif args.what == "kernels":
+        from ..io import write_json
+        from .kernels import as_table, shipped_tile_report
+        rows = shipped_tile_report(args.archs, args.kernel_dtypes)
+        print(as_table(rows), flush=True)
+        if args.json is not None:
+            write_json(args.json, rows)
+        failing = [r for r in rows if not r["fits"]]
+        if failing:
+            raise ValueError(f"{len(failing)} kernel(s) spill registers or overflow shared memory, first: "
+                             f"{failing[0]['kernel']} {failing[0]['dtype']} {failing[0]['arch']}")
     elif args.what == "clips":
         from ..io import write_json
         from .clips import run_clips_benchmark

@@ -16,8 +16,8 @@ backward. Here, as FlashAttention does with its N x N matrix:
   in the program) and a per-tile part of grad_weight (it @ rel^T), which torch then sums over
   samples and tiles. No atomics: every sum runs in a fixed order, so a run repeats itself.
 
-Block sizes are fixed per shape (``_blocks``), not autotuned: an autotuner picks by timing,
-and a different pick sums in a different order, so two runs of one config could differ.
+Tiles are fixed per kernel and element size (``TILES``), not autotuned: an autotuner picks by
+timing, and a different pick sums in a different order, so two runs of one config could differ.
 
 Matmul precision follows torch's: fp32 inputs multiply in IEEE fp32 unless
 ``torch.backends.cuda.matmul.allow_tf32`` is set; bf16/fp16 inputs (autocast) multiply in
@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import torch
 
@@ -57,18 +57,68 @@ def _next_pow2(n: int, least: int = 16) -> int:
     return max(least, 1 << (int(n) - 1).bit_length())
 
 
-def _blocks(T: int, K: int) -> SimpleNamespace:
-    """Tile sizes: channels BC, frames BT, joints BV x BU, relation channels BK (tl.dot wants
-    every dimension >= 16; masked loads pad with zeros). ``grad_relations`` keeps a (BK, BV x
-    BU) sum for the whole program, so its (v, u) tile is smaller. Chosen to keep each program's
-    tiles within 64 KB of registers, not measured on a GPU yet."""
-    return SimpleNamespace(BC=16, BT=min(_next_pow2(T), 32), BV=16, BU=32, BK=_next_pow2(K), tile=16, warps=4)
+@dataclass(frozen=True)
+class Tiles:
+    """One kernel's launch: its tile of channels BC, frames BT and joints BV x BU (the
+    adjacency tile is BV x BU; tl.dot wants every dimension >= 16, masked loads pad with
+    zeros), of relation channels BK, warps and Triton's software-pipeline stages."""
+    BC: int
+    BT: int
+    BV: int
+    BU: int
+    BK: int
+    warps: int
+    stages: int
+
+    @property
+    def blocks(self) -> dict:
+        return {"BC": self.BC, "BT": self.BT, "BV": self.BV, "BU": self.BU, "BK": self.BK}
+
+    @property
+    def options(self) -> dict:
+        return {"num_warps": self.warps, "num_stages": self.stages}
+
+
+# Each kernel's tiles (BC, BT, BV, BU, BK, warps, stages) by the element size it runs in (2:
+# bf16/fp16 under autocast, 4: fp32). The forward and grad_x3 build the adjacency BK relation
+# channels at a time; grad_relations holds all of K (it sums its (K, BV x BU) gradient over the
+# channel blocks), padded with zero channels to at least BK. Chosen ahead of time from what the
+# compiler reports (`python -m pipeline benchmark kernels`, benchmark/kernels.py): with Triton
+# 3.7.1 each compiles for sm_80, sm_86/89 and sm_90 without spilling a register and within 99 KB
+# of shared memory, for the paper's encoder (T 64/32/16, K 8/16/32; BT is capped at T's next
+# power of two). The tiles before (one set for all, 4 warps, 3 stages) spilled 560-1064 bytes per
+# thread in bf16 and up to 22 KB in fp32, whose 161-176 KB of shared memory no sm_86/89 could
+# launch. grad_relations in bf16 pads K to 32: at 16 ptxas spills 36-304 bytes, at 32 none.
+# Not timed on a GPU yet (issue 30); fixed, not autotuned: an autotuner picks by timing, and
+# another pick sums in another order.
+TILES = {
+    ("forward_kernel", 2): (16, 16, 16, 32, 16, 8, 3),
+    ("forward_kernel", 4): (16, 16, 16, 32, 16, 8, 1),
+    ("grad_x3_kernel", 2): (16, 32, 16, 16, 16, 8, 3),
+    ("grad_x3_kernel", 4): (16, 32, 16, 16, 16, 8, 1),
+    ("grad_relations_kernel", 2): (16, 32, 16, 16, 32, 8, 3),
+    ("grad_relations_kernel", 4): (16, 16, 16, 16, 16, 8, 1),
+}
+WHOLE_K = {"grad_relations_kernel"}
+
+
+def tiles_for(kernel: str, T: int, K: int, itemsize: int) -> Tiles:
+    """The tiles ``kernel`` runs with on a (.., T, ..) input of K relation channels whose
+    elements are ``itemsize`` bytes."""
+    BC, BT, BV, BU, BK, warps, stages = TILES[kernel, itemsize]
+    if kernel in WHOLE_K:
+        BK = max(BK, _next_pow2(K))
+    return Tiles(BC, min(BT, _next_pow2(T)), BV, BU, BK, warps, stages)
 
 
 @functools.cache
 def _kernels():
     from . import ctrgc_kernels
     return ctrgc_kernels
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _precision(dtype: torch.dtype) -> dict:
@@ -90,40 +140,38 @@ def _check(x3: torch.Tensor, weight: torch.Tensor, rel: torch.Tensor) -> tuple[i
     return N, S, C, T, V, K
 
 
+def _launch(kernel: str, grid: tuple[int, int, int], tiles: Tiles, *args, precision: dict) -> None:
+    getattr(_kernels(), kernel)[grid](*args, **tiles.blocks, **tiles.options, **precision)
+
+
 def forward_impl(x3: torch.Tensor, weight: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
-    k = _kernels()
     N, S, C, T, V, K = _check(x3, weight, rel)
     x3, weight, rel = x3.contiguous(), weight.contiguous(), rel.contiguous()
-    b = _blocks(T, K)
+    tiles = tiles_for("forward_kernel", T, K, x3.element_size())
     y = x3.new_empty(N, C, T, V)
-    cdiv = k.triton.cdiv
-    grid = (N, cdiv(C, b.BC), cdiv(V, b.BU) * cdiv(T, b.BT))
-    k.forward_kernel[grid](x3, weight, rel, y, S, C, T, V, K, BC=b.BC, BT=b.BT, BV=b.BV, BU=b.BU, BK=b.BK,
-                           num_warps=b.warps, **_precision(x3.dtype))
+    grid = (_cdiv(V, tiles.BU) * _cdiv(T, tiles.BT), _cdiv(C, tiles.BC), N)
+    _launch("forward_kernel", grid, tiles, x3, weight, rel, y, S, C, T, V, K, precision=_precision(x3.dtype))
     return y
 
 
 def backward_impl(grad_y: torch.Tensor, x3: torch.Tensor, weight: torch.Tensor,
                   rel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    k = _kernels()
     N, S, C, T, V, K = _check(x3, weight, rel)
     grad_y, x3, weight, rel = grad_y.contiguous(), x3.contiguous(), weight.contiguous(), rel.contiguous()
     grad_y = grad_y.to(x3.dtype)
-    b = _blocks(T, K)
-    cdiv = k.triton.cdiv
     precision = _precision(x3.dtype)
     grad_x3 = torch.empty_like(x3)
-    # v and u swap roles: the output tile is over v, the loop over u
-    k.grad_x3_kernel[(N * S, cdiv(C, b.BC), cdiv(V, b.BU) * cdiv(T, b.BT))](
-        grad_y, weight, rel, grad_x3, S, C, T, V, K, BC=b.BC, BT=b.BT, BV=b.BU, BU=b.BV, BK=b.BK,
-        num_warps=b.warps, **precision)
-    tiles = (cdiv(V, b.tile), cdiv(V, b.tile))
+    # the output tile is over v, the loop over u
+    tiles = tiles_for("grad_x3_kernel", T, K, x3.element_size())
+    grid = (_cdiv(V, tiles.BV) * _cdiv(T, tiles.BT), _cdiv(C, tiles.BC), N * S)
+    _launch("grad_x3_kernel", grid, tiles, grad_y, weight, rel, grad_x3, S, C, T, V, K, precision=precision)
+    tiles = tiles_for("grad_relations_kernel", T, K, x3.element_size())
+    grid = (_cdiv(V, tiles.BU), _cdiv(V, tiles.BV), N * S)
     grad_rel = torch.empty_like(rel)
     # one row of grad_weight's parts per (sample, subset, tile), summed here in a fixed order
-    parts = torch.empty(N, S, tiles[0] * tiles[1], C, K, device=x3.device, dtype=torch.float32)
-    k.grad_relations_kernel[(N * S, *tiles)](grad_y, x3, weight, rel, grad_rel, parts, S, C, T, V, K,
-                                             BC=b.BC, BT=b.BT, BV=b.tile, BU=b.tile, BK=b.BK, num_warps=b.warps,
-                                             **precision)
+    parts = torch.empty(N, S, grid[0] * grid[1], C, K, device=x3.device, dtype=torch.float32)
+    _launch("grad_relations_kernel", grid, tiles, grad_y, x3, weight, rel, grad_rel, parts, S, C, T, V, K,
+            precision=precision)
     grad_weight = parts.sum((0, 2)).to(weight.dtype)
     return grad_x3, grad_weight, grad_rel
 
