@@ -88,7 +88,8 @@ class Tiles:
 # of shared memory, for the paper's encoder (T 64/32/16, K 8/16/32; BT is capped at T's next
 # power of two). The tiles before (one set for all, 4 warps, 3 stages) spilled 560-1064 bytes per
 # thread in bf16 and up to 22 KB in fp32, whose 161-176 KB of shared memory no sm_86/89 could
-# launch. grad_relations in bf16 pads K to 32: at 16 ptxas spills 36-304 bytes, at 32 none.
+# launch. grad_relations pads K to 32: at 16 ptxas spills 36-304 bytes in bf16 and 96-328 in
+# fp32 with TF32, at 32 none.
 # Not timed on a GPU yet (issue 30); fixed, not autotuned: an autotuner picks by timing, and
 # another pick sums in another order.
 TILES = {
@@ -97,7 +98,7 @@ TILES = {
     ("grad_x3_kernel", 2): (16, 32, 16, 16, 16, 8, 3),
     ("grad_x3_kernel", 4): (16, 32, 16, 16, 16, 8, 1),
     ("grad_relations_kernel", 2): (16, 32, 16, 16, 32, 8, 3),
-    ("grad_relations_kernel", 4): (16, 16, 16, 16, 16, 8, 1),
+    ("grad_relations_kernel", 4): (16, 16, 16, 16, 32, 8, 1),
 }
 WHOLE_K = {"grad_relations_kernel"}
 
