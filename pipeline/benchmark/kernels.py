@@ -59,7 +59,9 @@ def compiled_resources(kernel: str, dtype: str, capability: int, T: int, K: int)
         ptx = os.path.join(tmp, "kernel.ptx")
         with open(ptx, "w") as f:
             f.write(binary.asm["ptx"])
-        report = subprocess.run([get_ptxas(capability).path, "-lineinfo", "-v", "--regAllocOptLevel=2",
+        ptxas = get_ptxas(capability)
+        ptxas = getattr(ptxas, "path", None) or ptxas[0]     # Triton < 3.4 returned (path, version)
+        report = subprocess.run([ptxas, "-lineinfo", "-v", "--regAllocOptLevel=2",
                                  f"--gpu-name={sm_arch_from_capability(capability)}", ptx, "-o", os.devnull],
                                 capture_output=True, text=True, check=True).stderr
     registers = re.search(r"Used (\d+) registers", report)
