@@ -1,11 +1,14 @@
 """The machine a measurement ran on, as results record it."""
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
 
+@functools.cache
 def _cpuinfo() -> str | None:
+    """/proc/cpuinfo, read once per process (a job asks for the model and flags several times)."""
     try:
         return Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -23,9 +23,11 @@ import tempfile
 # Programming Guide's table (163 KB, 99 KB, 227 KB); 100 and 120 compile with Triton's
 # Blackwell ptxas
 SHARED_MEMORY_PER_BLOCK = {80: 166_912, 86: 101_376, 89: 101_376, 90: 232_448, 100: 232_448, 120: 101_376}
-# the element types the kernels run in: Triton's pointer type and the matmul precision torch's
-# settings give them (fused_aggregate._precision): bf16/fp16 autocast, fp32 IEEE, fp32 with TF32
-DTYPES = {"bf16": ("bf16", "tf32"), "fp16": ("fp16", "tf32"), "fp32": ("fp32", "ieee"), "tf32": ("fp32", "tf32")}
+# the element types the kernels run in: Triton's pointer type, the matmul precision torch's
+# settings give them (fused_aggregate._precision) and the element size their tiles are looked up
+# by (fused_aggregate.TILES): bf16/fp16 autocast, fp32 IEEE, fp32 with TF32
+DTYPES = {"bf16": ("bf16", "tf32", 2), "fp16": ("fp16", "tf32", 2), "fp32": ("fp32", "ieee", 4),
+          "tf32": ("fp32", "tf32", 4)}
 # the paper's encoder: T 64, 32, 16 (strides at units 5 and 8) and K 8, 16, 32 (in_channels / 8)
 PAPER_FRAMES = (64, 32, 16)
 PAPER_RELATIONS = (8, 16, 32)
@@ -49,9 +51,9 @@ def compiled_resources(kernel: str, dtype: str, capability: int, T: int, K: int)
 
     from ..model import ctrgc_kernels
     from ..model.fused_aggregate import tiles_for
-    element, precision = DTYPES[dtype]
+    element, precision, itemsize = DTYPES[dtype]
     fn = getattr(ctrgc_kernels, kernel)
-    tiles = tiles_for(kernel, T, K, 4 if element == "fp32" else 2)
+    tiles = tiles_for(kernel, T, K, itemsize)
     constants = {**tiles.blocks, "PRECISION": precision, "UPCAST": False}
     source = ASTSource(fn, _signature(fn, element), constexprs=constants)
     with tempfile.TemporaryDirectory(prefix="gspmc-kernels-") as tmp:
@@ -68,11 +70,10 @@ def compiled_resources(kernel: str, dtype: str, capability: int, T: int, K: int)
     spills = re.search(r"(\d+) bytes spill stores", report)
     if registers is None or spills is None:
         raise RuntimeError(f"ptxas -v for {kernel} on sm_{capability}: no register or spill line in {report!r}")
-    shared = int(binary.metadata.shared)
+    shared, limit, spill_bytes = int(binary.metadata.shared), SHARED_MEMORY_PER_BLOCK[capability], int(spills.group(1))
     return {"kernel": kernel, "dtype": dtype, "arch": f"sm_{capability}", "T": T, "K": K, **tiles.blocks,
-            **tiles.options, "shared": shared, "shared_limit": SHARED_MEMORY_PER_BLOCK[capability],
-            "registers": int(registers.group(1)), "spill_bytes": int(spills.group(1)),
-            "fits": shared <= SHARED_MEMORY_PER_BLOCK[capability] and int(spills.group(1)) == 0}
+            **tiles.options, "shared": shared, "shared_limit": limit, "registers": int(registers.group(1)),
+            "spill_bytes": spill_bytes, "fits": shared <= limit and spill_bytes == 0}
 
 
 def shipped_tile_report(capabilities=(80, 86, 89, 90), dtypes=("bf16", "fp32"),
@@ -87,7 +88,7 @@ def shipped_tile_report(capabilities=(80, 86, 89, 90), dtypes=("bf16", "fp32"),
                          f"(known: {', '.join(map(str, SHARED_MEMORY_PER_BLOCK))})")
     rows, seen = [], set()
     for capability, dtype, kernel, T, K in itertools.product(capabilities, dtypes, KERNELS, frames, relations):
-        key = (capability, dtype, kernel, tiles_for(kernel, T, K, 4 if DTYPES[dtype][0] == "fp32" else 2))
+        key = (capability, dtype, kernel, tiles_for(kernel, T, K, DTYPES[dtype][2]))
         if key not in seen:
             seen.add(key)
             rows.append(compiled_resources(kernel, dtype, capability, T, K))

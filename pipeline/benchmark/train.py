@@ -259,7 +259,8 @@ def measure_interleaved(shape: dict, steps: int, threads: int, device_name: str 
         first.setdefault(r.name.split()[0], r.model)
     saved = {r.name: r.saved_for_backward_mib(x, y) for r in racers}
     times = {r.name: r.step_seconds for r in racers}
-    result = {"device": str(device), "threads": threads, "steps": steps, "samples_per_s": rates,
+    result = {"device": str(device), "threads": threads, "steps": steps, "fused_graph_conv": modes[-1],
+              "samples_per_s": rates,
               "step_seconds": times, "saved_for_backward_mib": saved,
               "parameters": {name: count_parameters(first[name]) for name in ("reference", "ours", "public")
                              if name in first},
@@ -373,7 +374,6 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
     # the cuDNN flags training runs with (train.deterministic): the benchmark times what trains
     deterministic, dev = params["train"]["deterministic"], pick_device(device)
     configure_backends(deterministic, dev)
-    fused_on = resolve_fused_graph_conv(fused, dev)
     for name in ["demo", "paper"] if which == "both" else [which]:
         shape = shape_of(params, name, batch_size)
         # the demo trains with train.threads per job; the paper's size gets the machine's cores
@@ -382,6 +382,7 @@ def run_train_benchmark(params: dict, which: str, steps: int, device: str, preci
         r = measure_interleaved(shape, steps, threads, device, tuple(precisions), compiled=compiled,
                                 public=with_public, fused=fused)
         r["config"], r["deterministic"] = name, deterministic
+        fused_on = r["fused_graph_conv"]          # ours ran both eager and fused
         rates = r["samples_per_s"]
         ref = rates["reference"]
         public_fp32, public_bf16 = rates.get("public fp32"), rates.get("public bf16")

@@ -8,8 +8,9 @@ backward. Here, as FlashAttention does with its N x N matrix:
 
 - forward: one program per (sample, block of channels, block of output joints u, block of
   frames) builds its (channels x v-block x u-block) tile of A from ``weight`` and ``rel`` in
-  registers, one ``tl.dot``, and applies it to x3's tile at once; the subsets and v-blocks
-  accumulate in the same registers, so y is written once and A never;
+  registers, one ``tl.dot`` per block of relation channels, and applies it to x3's tile at
+  once; the subsets and v-blocks accumulate in the same registers, so y is written once and A
+  never;
 - backward: A is rebuilt tile by tile, not saved. grad_x3 = grad_y @ A^T (one kernel, programs
   as the forward's with v and u swapped); the adjacency's gradient x3^T @ grad_y is formed per
   (v, u) tile and at once turned into grad_rel (weight^T @ it, summed over every channel block
@@ -37,8 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-OP = "gspmc::ctrgc_aggregate"      # torch.ops.gspmc.ctrgc_aggregate once registered (``_register``)
-_registered = False
+OP = "gspmc::ctrgc_aggregate"      # torch.ops.gspmc.ctrgc_aggregate once registered (``_registered_op``)
 
 
 def triton_available() -> bool:
@@ -177,7 +177,8 @@ def backward_impl(grad_y: torch.Tensor, x3: torch.Tensor, weight: torch.Tensor,
     return grad_x3, grad_weight, grad_rel
 
 
-def _register() -> None:
+@functools.cache
+def _registered_op():
     """The custom op and its backward (another custom op, so a compiled graph can hold it
     too), registered on first use: opaque to autograd and torch.compile alike."""
     forward = torch.library.custom_op(OP, forward_impl, mutates_args=())
@@ -199,13 +200,10 @@ def _register() -> None:
         return backward(grad_y, *ctx.saved_tensors)
 
     forward.register_autograd(grad, setup_context=setup_context)
+    return torch.ops.gspmc.ctrgc_aggregate
 
 
 def fused_aggregate(x3: torch.Tensor, weight: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
     """``aggregate.whole_batch_aggregate``'s function without the adjacency in memory:
     x3 (N, S, C, T, V), weight (S, C, K), rel (N, S, K, V*V) -> (N, C, T, V)."""
-    global _registered
-    if not _registered:
-        _register()
-        _registered = True
-    return torch.ops.gspmc.ctrgc_aggregate(x3, weight, rel)
+    return _registered_op()(x3, weight, rel)
